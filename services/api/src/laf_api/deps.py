@@ -1,0 +1,36 @@
+"""FastAPI dependencies: the pool and settings live on app.state (no globals)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends, HTTPException, Request
+
+from laf_core.metrics import Metrics
+from laf_core.settings import ApiSettings, CommonSettings
+
+
+def pool(request: Request) -> asyncpg.Pool:
+    current: asyncpg.Pool | None = request.app.state.pool
+    if current is None:
+        raise HTTPException(503, "the database is not reachable yet; try again shortly")
+    return current
+
+
+def common(request: Request) -> CommonSettings:
+    return request.app.state.common  # type: ignore[no-any-return]
+
+
+def api_settings(request: Request) -> ApiSettings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def metrics(request: Request) -> Metrics:
+    return request.app.state.metrics  # type: ignore[no-any-return]
+
+
+Pool = Annotated[asyncpg.Pool, Depends(pool)]
+Common = Annotated[CommonSettings, Depends(common)]
+Settings = Annotated[ApiSettings, Depends(api_settings)]
+AppMetrics = Annotated[Metrics, Depends(metrics)]

@@ -1,0 +1,173 @@
+"""Reading and writing workflows for the API: typed functions around named queries."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from laf_core.contracts.workflow import WorkflowSpec
+from laf_core.dag import dependents_of
+from laf_core.db.queries import Q
+from laf_api.schemas import AttemptOut, HistoryEntry, Progress, TaskOut, WorkflowOut
+
+
+class UnknownInstrument(ValueError):
+    pass
+
+
+def document_sha256(document: dict[str, Any]) -> str:
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def create_workflow(
+    conn: asyncpg.Connection,
+    spec: WorkflowSpec,
+    actor: str,
+    idempotency_key: str | None,
+) -> tuple[uuid.UUID, bool]:
+    """Store the workflow and its tasks in one transaction. Returns (id, created)."""
+    instruments = sorted({t.instrument for t in spec.tasks if t.instrument})
+    document = spec.model_dump(mode="json", exclude_none=True)
+    workflow_id = uuid.uuid4()
+    ids = {task.name: uuid.uuid4() for task in spec.tasks}
+    waiting_for_me = dependents_of({task.name: task.depends_on for task in spec.tasks})
+    retries = [task.effective_retry() for task in spec.tasks]
+    async with conn.transaction():
+        if instruments:
+            known = {r["id"] for r in await conn.fetch(Q.instrument_ids, instruments)}
+            missing = [name for name in instruments if name not in known]
+            if missing:
+                raise UnknownInstrument(missing[0])
+        await conn.execute(Q.set_context, actor, "submitted")
+        inserted = await conn.fetchval(
+            Q.insert_workflow,
+            workflow_id,
+            spec.name,
+            spec.description,
+            spec.labels,
+            document,
+            document_sha256(document),
+            idempotency_key,
+            len(spec.tasks),
+            actor,
+        )
+        if inserted is None:  # the same Idempotency-Key was used before
+            return await conn.fetchval(Q.workflow_by_idempotency_key, idempotency_key), False
+        rows = [
+            {
+                "id": str(ids[task.name]),
+                "position": position,
+                "name": task.name,
+                "executor": task.executor,
+                "instrument": task.instrument,
+                "params": task.params,
+                "depends_on": task.depends_on,
+                "dependents": [str(ids[d]) for d in waiting_for_me[task.name]],
+                "max_attempts": retry.max_attempts,
+                "backoff_s": retry.backoff_s,
+                "max_backoff_s": retry.max_backoff_s,
+                "timeout_s": task.timeout_s,
+            }
+            for position, (task, retry) in enumerate(zip(spec.tasks, retries, strict=True))
+        ]
+        await conn.execute(Q.insert_tasks, workflow_id, rows)
+    return workflow_id, True
+
+
+def _task(row: asyncpg.Record, attempts: list[AttemptOut]) -> TaskOut:
+    return TaskOut(**{k: row[k] for k in row.keys()}, attempts=attempts)
+
+
+def _workflow(row: asyncpg.Record, tasks: list[TaskOut]) -> WorkflowOut:
+    return WorkflowOut(
+        id=row["id"],
+        name=row["name"],
+        description=row["description"],
+        labels=row["labels"],
+        status=row["status"],
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        progress=Progress(
+            total=row["tasks_total"], unfinished=row["tasks_unfinished"], failed=row["tasks_failed"]
+        ),
+        tasks=tasks,
+    )
+
+
+async def get_workflow(conn: asyncpg.Connection, workflow_id: uuid.UUID) -> WorkflowOut | None:
+    row = await conn.fetchrow(Q.get_workflow, workflow_id)
+    if row is None:
+        return None
+    attempts: defaultdict[uuid.UUID, list[AttemptOut]] = defaultdict(list)
+    for a in await conn.fetch(Q.get_attempts, workflow_id):
+        attempts[a["task_id"]].append(AttemptOut(**{k: a[k] for k in a.keys() if k != "task_id"}))
+    tasks = [_task(t, attempts[t["id"]]) for t in await conn.fetch(Q.get_tasks, workflow_id)]
+    return _workflow(row, tasks)
+
+
+async def list_workflows(
+    conn: asyncpg.Connection,
+    *,
+    status: str | None,
+    labels: dict[str, str] | None,
+    q: str | None,
+    cursor: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> tuple[list[WorkflowOut], tuple[datetime, uuid.UUID] | None]:
+    rows = await conn.fetch(
+        Q.list_workflows,
+        status,
+        cursor[0] if cursor else None,
+        cursor[1] if cursor else None,
+        labels,
+        q,
+        limit + 1,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    tasks: defaultdict[uuid.UUID, list[TaskOut]] = defaultdict(list)
+    if rows:
+        for t in await conn.fetch(Q.get_tasks_of_many, [r["id"] for r in rows]):
+            tasks[t["workflow_id"]].append(_task_summary(t))
+    items = [
+        _workflow(r, tasks[r["id"]])
+        for r in rows
+    ]
+    next_cursor = (rows[-1]["created_at"], rows[-1]["id"]) if more else None
+    return items, next_cursor
+
+
+def _task_summary(row: asyncpg.Record) -> TaskOut:
+    return TaskOut(**{k: row[k] for k in row.keys() if k != "workflow_id"})
+
+
+async def get_history(conn: asyncpg.Connection, workflow_id: uuid.UUID) -> list[HistoryEntry] | None:
+    async with conn.transaction():
+        if await conn.fetchrow(Q.get_workflow, workflow_id) is None:
+            return None
+        return [HistoryEntry(**dict(r)) for r in await conn.fetch(Q.get_history, workflow_id)]
+
+
+def encode_cursor(position: tuple[datetime, uuid.UUID]) -> str:
+    raw = f"{position[0].isoformat()}|{position[1]}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """Raises ValueError for anything that is not a cursor this API handed out."""
+    padded = cursor + "=" * (-len(cursor) % 4)
+    try:
+        created_at, _, workflow_id = base64.urlsafe_b64decode(padded).decode().partition("|")
+        return datetime.fromisoformat(created_at), uuid.UUID(workflow_id)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("invalid cursor") from exc

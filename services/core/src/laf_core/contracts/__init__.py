@@ -1,0 +1,1 @@
+"""Contracts shared between services: the workflow document, runner reports, events."""

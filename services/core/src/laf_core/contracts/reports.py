@@ -1,0 +1,68 @@
+"""What runners (and later Job pods) report to `POST /api/webhooks/tasks`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Report(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: uuid.UUID
+    attempt: int = Field(ge=1)
+    runner_id: str = Field("unknown", max_length=200)
+
+
+class StartedReport(_Report):
+    """Claims a queued attempt; accepted once, 409 after."""
+
+    type: Literal["started"]
+
+
+class HeartbeatReport(_Report):
+    type: Literal["heartbeat"]
+
+
+class SucceededReport(_Report):
+    type: Literal["succeeded"]
+    outputs: dict[str, Any] = Field(default_factory=dict)
+
+
+class FailedReport(_Report):
+    type: Literal["failed"]
+    error: str = Field(min_length=1, max_length=20_000)
+    outputs: dict[str, Any] | None = None
+
+
+TaskReport = Annotated[
+    StartedReport | HeartbeatReport | SucceededReport | FailedReport,
+    Field(discriminator="type"),
+]
+
+
+class ClaimedTask(BaseModel):
+    """The API's answer to an accepted `started` report: all a runner needs."""
+
+    task_id: uuid.UUID
+    workflow_id: uuid.UUID
+    name: str
+    executor: str
+    attempt: int
+    params: dict[str, Any]
+    timeout_s: float | None
+    inputs: dict[str, Any]
+
+
+class RunnerHeartbeat(BaseModel):
+    """A runner announces itself and the executors it serves."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    runner_id: str = Field(min_length=1, max_length=200)
+    executors: list[str]
+    hostname: str = ""
+    concurrency: int = 0
+    running: int = 0

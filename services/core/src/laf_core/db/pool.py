@@ -1,0 +1,62 @@
+"""asyncpg pools set up the same way in every service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import asyncpg
+
+from laf_core.backoff import delays
+
+log = logging.getLogger(__name__)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for kind in ("json", "jsonb"):
+        await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Skip asyncpg's reset query on release (~0.3 ms a request).
+
+    Safe because LAF never leaves session state on pooled connections: its
+    settings are transaction-local (set_config(..., true)) and LISTEN uses a
+    dedicated connection.
+    """
+
+
+async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        reset=_keep_session,
+        command_timeout=30,
+    )
+    assert pool is not None
+    return pool
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """A single connection with LAF's codecs (for LISTEN and migrations)."""
+    conn = await asyncpg.connect(dsn)
+    await _init_connection(conn)
+    return conn
+
+
+async def create_pool_retrying(
+    dsn: str, stop: asyncio.Event, min_size: int = 1, max_size: int = 10
+) -> asyncpg.Pool:
+    """create_pool, waiting with backoff while PostgreSQL is down (until `stop`)."""
+    for delay in delays(0.2, 5.0):
+        try:
+            return await create_pool(dsn, min_size=min_size, max_size=max_size)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            if stop.is_set():
+                raise
+            log.warning("PostgreSQL not reachable (%s); retrying in %.1fs", exc, delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")

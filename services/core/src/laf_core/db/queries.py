@@ -1,0 +1,28 @@
+"""The named queries of queries.sql, parsed once at import."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+_NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+
+
+def _load() -> dict[str, str]:
+    text = (resources.files("laf_core.db") / "queries.sql").read_text()
+    parts = _NAME.split(text)[1:]
+    return {name: sql.strip() for name, sql in zip(parts[::2], parts[1::2], strict=True)}
+
+
+class _Queries:
+    def __init__(self, queries: dict[str, str]) -> None:
+        self._queries = queries
+
+    def __getattr__(self, name: str) -> str:
+        try:
+            return self._queries[name]
+        except KeyError:
+            raise AttributeError(f"no query named {name!r} in queries.sql") from None
+
+
+Q = _Queries(_load())

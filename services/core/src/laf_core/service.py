@@ -1,0 +1,99 @@
+"""Running a service process: signals, supervised background tasks, probes.
+
+Every background task runs inside one TaskGroup: if one dies, the others are
+cancelled and the process exits non-zero so its orchestrator restarts it
+(STYLE habit 7). SIGTERM and SIGINT stop it cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+from laf_core.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+def run(name: str, main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run `main(stop)` until it returns; `stop` is set on SIGTERM/SIGINT."""
+
+    async def _runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    try:
+        asyncio.run(_runner())
+    except Exception:
+        log.exception("%s stopped on an error", name)
+        sys.exit(1)
+    log.info("%s stopped", name)
+
+
+async def until_stopped(stop: asyncio.Event, *workers: Awaitable[None]) -> None:
+    """Run `workers` supervised until `stop` is set or one of them fails."""
+
+    async def _stopper() -> None:
+        await stop.wait()
+        raise _Stop
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(_stopper())
+            for worker in workers:
+                group.create_task(worker)  # type: ignore[arg-type]
+    except* _Stop:
+        pass
+
+
+class _Stop(Exception):
+    pass
+
+
+async def wait_any(*events: asyncio.Event) -> None:
+    """Return as soon as one of `events` is set."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+async def serve_probes(
+    port: int, ready: Callable[[], bool], metrics: Metrics, host: str = "0.0.0.0"
+) -> None:
+    """/healthz, /readyz and /metrics for services that have no HTTP server of their own."""
+    if not port:
+        await asyncio.Event().wait()  # nothing to serve; stay supervised like the others
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            request = await asyncio.wait_for(reader.readline(), 5)
+            path = request.split(b" ")[1].decode() if request.count(b" ") >= 2 else "/"
+            if path == "/healthz":
+                status, body = 200, "ok\n"
+            elif path == "/readyz":
+                status, body = (200, "ready\n") if ready() else (503, "not ready\n")
+            elif path == "/metrics":
+                status, body = 200, metrics.render()
+            else:
+                status, body = 404, "not found\n"
+            data = body.encode()
+            writer.write(
+                f"HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\n"
+                f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data
+            )
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, host, port)
+    async with server:
+        await server.serve_forever()

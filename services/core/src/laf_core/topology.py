@@ -1,0 +1,77 @@
+"""Exchange, queue and routing-key names (DESIGN §4), declared in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from laf_core.contracts.workflow import EXECUTORS
+
+EVENTS_EXCHANGE = "laf.events"
+DEAD_EXCHANGE = "laf.dead"
+DEAD_LETTER_QUEUE = "laf.dead-letters"
+COORDINATOR_QUEUE = "laf.coordinator"
+DELIVERY_LIMIT = 10  # redeliveries before a quorum queue dead-letters a message
+ERROR_HEADER = "x-laf-error"
+
+
+def workflow_key(status: str) -> str:
+    return f"workflow.{status}"
+
+
+def task_key(status: str, executor: str) -> str:
+    return f"task.{status}.{executor}"
+
+
+def runner_queue(executor: str) -> str:
+    return f"laf.runner.{executor}"
+
+
+@dataclass(frozen=True)
+class DurableQueue:
+    name: str
+    bindings: tuple[str, ...]
+    arguments: dict[str, object] = field(default_factory=dict)
+
+
+def _quorum() -> dict[str, object]:
+    return {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": DELIVERY_LIMIT,
+        "x-dead-letter-exchange": DEAD_EXCHANGE,
+    }
+
+
+COORDINATOR = DurableQueue(
+    COORDINATOR_QUEUE,
+    # New workflows to start; tasks back in `pending` after a failed attempt (retry timers).
+    (workflow_key("pending"), "task.pending.*"),
+    _quorum(),
+)
+
+
+def runner_queues(executors: tuple[str, ...] = EXECUTORS) -> list[DurableQueue]:
+    return [DurableQueue(runner_queue(e), (task_key("queued", e),), _quorum()) for e in executors]
+
+
+def durable_queues() -> list[DurableQueue]:
+    return [COORDINATOR, *runner_queues()]
+
+
+def _matches(pattern: str, key: str) -> bool:
+    """AMQP topic matching for the patterns used here ('*' one word, '#' any tail)."""
+    pwords, kwords = pattern.split("."), key.split(".")
+    for i, word in enumerate(pwords):
+        if word == "#":
+            return True
+        if i >= len(kwords) or (word != "*" and word != kwords[i]):
+            return False
+    return len(pwords) == len(kwords)
+
+
+def must_route(routing_key: str) -> bool:
+    """True when a durable queue must receive this event: publish it as mandatory.
+
+    Other events (a task turning `running`, say) are hints for live views
+    that may have no queue bound right now; RabbitMQ may drop those.
+    """
+    return any(_matches(b, routing_key) for q in durable_queues() for b in q.bindings)

@@ -1,0 +1,134 @@
+"""The outbox relay: PostgreSQL `outbox` rows -> RabbitMQ `laf.events`.
+
+NOTIFY is only the doorbell (DESIGN §1 rule 2): the relay drains the outbox
+on start-up, whenever `laf_outbox` rings and on a short poll, so events
+written while no relay ran are still delivered. A batch is published
+concurrently with publisher confirms, and its rows are deleted in the same
+transaction only after every confirm arrived; a failed publish rolls the
+batch back to be sent again (consumers are idempotent). `FOR UPDATE SKIP
+LOCKED` lets several relays share the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+import aio_pika
+import asyncpg
+
+from laf_core import broker, topology
+from laf_core.backoff import delays
+from laf_core.db.pool import connect, create_pool
+from laf_core.db.queries import Q
+from laf_core.metrics import Metrics
+from laf_core.service import wait_any
+from laf_core.settings import CommonSettings, ListenerSettings
+
+log = logging.getLogger(__name__)
+CHANNEL = "laf_outbox"
+
+
+def to_message(row: asyncpg.Record) -> aio_pika.Message:
+    body = {
+        "id": str(row["event_id"]),
+        "type": row["event_type"],
+        "occurred_at": row["occurred_at"].isoformat(),
+        "workflow_id": str(row["workflow_id"]) if row["workflow_id"] else None,
+        "task_id": str(row["task_id"]) if row["task_id"] else None,
+        "attempt": row["attempt"],
+        "data": row["data"],
+    }
+    headers: dict[str, Any] = {}
+    if row["traceparent"]:
+        headers["traceparent"] = row["traceparent"]
+    return aio_pika.Message(
+        body=_json(body),
+        message_id=str(row["event_id"]),
+        type=row["event_type"],
+        content_type="application/json",
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        headers=headers,
+    )
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+class Relay:
+    def __init__(self, common: CommonSettings, settings: ListenerSettings, metrics: Metrics) -> None:
+        self.common = common
+        self.settings = settings
+        self.metrics = metrics
+        self.ready = False
+        self._wake = asyncio.Event()
+        metrics.gauge("ready", lambda: float(self.ready))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until stopped; any failure tears the session down and starts over."""
+        backoff = delays(0.2, 5.0)
+        while not stop.is_set():
+            try:
+                await self._session(stop)
+            except Exception as exc:
+                self.ready = False
+                delay = next(backoff)
+                log.warning("relay session ended (%s: %s); reconnecting in %.1fs",
+                            type(exc).__name__, exc, delay)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+            else:
+                backoff = delays(0.2, 5.0)
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        pool = await create_pool(self.common.database_url, min_size=1, max_size=2)
+        listen = await connect(self.common.database_url)
+        amqp = await broker.connect(self.common.amqp_url, stop)
+        try:
+            await listen.add_listener(CHANNEL, self._ring)
+            channel = await amqp.channel(publisher_confirms=True, on_return_raises=True)
+            await broker.declare_topology(channel)
+            exchange = await channel.get_exchange(topology.EVENTS_EXCHANGE)
+            self.ready = True
+            log.info("relay connected; draining the outbox")
+            while not stop.is_set():
+                self._wake.clear()
+                while await self.drain_once(pool, exchange) == self.settings.batch_size:
+                    pass
+                if listen.is_closed():
+                    raise ConnectionError("LISTEN connection lost")
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(wait_any(self._wake, stop), self.settings.poll_s)
+        finally:
+            self.ready = False
+            for closing in (listen.close(), pool.close(), amqp.close()):
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(closing, 5)
+
+    def _ring(self, *_: object) -> None:
+        self._wake.set()
+
+    async def drain_once(self, pool: asyncpg.Pool, exchange: aio_pika.abc.AbstractExchange) -> int:
+        """Publish one batch and delete it after the broker confirmed all of it."""
+        async with pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(Q.outbox_batch, self.settings.batch_size)
+            if not rows:
+                return 0
+            await asyncio.gather(
+                *(
+                    exchange.publish(
+                        to_message(row),
+                        routing_key=row["routing_key"],
+                        mandatory=topology.must_route(row["routing_key"]),
+                        timeout=30,
+                    )
+                    for row in rows
+                )
+            )
+            await conn.execute(Q.outbox_delete, [row["id"] for row in rows])
+        self.metrics.inc("events_published", len(rows))
+        return len(rows)
