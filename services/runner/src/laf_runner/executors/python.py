@@ -39,8 +39,9 @@ async def run(task: ClaimedTask, ctx: Context) -> dict[str, Any]:
         else:
             result = await asyncio.to_thread(function, inputs=task.inputs, params=params)
     except Exception as exc:
-        tail = "".join(traceback.format_exception(exc)[-3:])
-        raise TaskFailed(f"{type(exc).__name__}: {exc}\n{tail}") from None
+        raise TaskFailed(
+            f"{type(exc).__name__}: {exc}", {"traceback": "".join(traceback.format_exception(exc))}
+        ) from None
     if result is None:
         return {}
     if not isinstance(result, dict):

@@ -1,0 +1,1 @@
+"""Test support: the pytest plugin (real PostgreSQL and RabbitMQ) and factories."""

@@ -1,0 +1,123 @@
+import asyncio
+import json
+import os
+import sys
+import uuid
+
+import pytest
+
+from laf_core.contracts.reports import ClaimedTask
+from laf_runner.executors import Context, TaskFailed, load
+
+CTX = Context(runner_id="test-runner", workdir="")
+
+
+def claimed(executor: str, params: dict, inputs: dict | None = None, timeout_s=None) -> ClaimedTask:
+    return ClaimedTask(
+        task_id=uuid.uuid4(), workflow_id=uuid.uuid4(), name="t", executor=executor,
+        attempt=2, params=params, timeout_s=timeout_s, inputs=inputs or {},
+    )
+
+
+async def test_noop_returns_its_outputs_param():
+    assert await load("noop")(claimed("noop", {"outputs": {"x": 1}}), CTX) == {"x": 1}
+    assert await load("noop")(claimed("noop", {}), CTX) == {}
+
+
+async def test_python_calls_sync_and_async_functions_with_inputs_and_params():
+    run = load("python")
+    out = await run(claimed("python", {"function": "laf_runner.library:add", "start": 1},
+                            inputs={"a": {"value": 2}, "b": {"value": 3}}), CTX)
+    assert out == {"value": 6}
+    out = await run(claimed("python", {"function": "laf_runner.library:sleep", "seconds": 0.01}), CTX)
+    assert out == {"slept": 0.01}
+
+
+@pytest.mark.parametrize(
+    ("function", "expected"),
+    [
+        ("laf_runner.library:fail", "RuntimeError: failed on purpose"),
+        ("no_such_module_xyz:f", "cannot import module 'no_such_module_xyz'"),
+        ("laf_runner.library:nothing_here", "is not a function"),
+        ("types:SimpleNamespace", "returned SimpleNamespace, not a JSON object"),
+    ],
+)
+async def test_python_failures_say_why(function, expected):
+    with pytest.raises(TaskFailed, match=expected):
+        await load("python")(claimed("python", {"function": function}), CTX)
+
+
+async def test_local_gets_inputs_and_identity_and_returns_outputs():
+    script = (
+        "import json, os\n"
+        "inputs = json.load(open(os.environ['LAF_INPUTS']))\n"
+        "ids = {k: os.environ[k] for k in ('LAF_WORKFLOW_ID','LAF_TASK_ID','LAF_TASK_NAME','LAF_ATTEMPT')}\n"
+        "json.dump({'sum': inputs['a']['value'] + 1, **ids, 'secret': os.environ.get('LAF_WEBHOOK_SECRET')},"
+        " open(os.environ['LAF_OUTPUTS'], 'w'))\n"
+        "print('hello'); print(os.environ['EXTRA'])\n"
+    )
+    task = claimed("local", {"command": [sys.executable, "-c", script], "env": {"EXTRA": "yes"}},
+                   inputs={"a": {"value": 41}})
+    os.environ["LAF_WEBHOOK_SECRET"] = "must-not-leak"
+    try:
+        out = await load("local")(task, CTX)
+    finally:
+        del os.environ["LAF_WEBHOOK_SECRET"]
+    assert out["sum"] == 42
+    assert out["LAF_TASK_ID"] == str(task.task_id)
+    assert out["LAF_WORKFLOW_ID"] == str(task.workflow_id)
+    assert (out["LAF_TASK_NAME"], out["LAF_ATTEMPT"]) == ("t", "2")
+    assert out["secret"] is None
+    assert out["exit_code"] == 0
+    assert out["stdout_tail"] == "hello\nyes\n"
+
+
+async def test_local_non_zero_exit_fails_with_the_last_stderr_line():
+    task = claimed("local", {"command": ["sh", "-c", "echo first >&2; echo 'disk full' >&2; exit 3"]})
+    with pytest.raises(TaskFailed) as info:
+        await load("local")(task, CTX)
+    assert info.value.error == "exit code 3: disk full"
+    assert info.value.outputs is not None and info.value.outputs["exit_code"] == 3
+
+
+async def test_local_missing_program_and_bad_outputs_fail_clearly():
+    with pytest.raises(TaskFailed, match="cannot start 'no-such-program-xyz'"):
+        await load("local")(claimed("local", {"command": ["no-such-program-xyz"]}), CTX)
+    bad = claimed("local", {"command": ["sh", "-c", "echo '[1,2]' > $LAF_OUTPUTS"]})
+    with pytest.raises(TaskFailed, match="must hold a JSON object"):
+        await load("local")(bad, CTX)
+
+
+async def test_cancelling_a_local_task_kills_its_process_group(tmp_path):
+    pid_file = tmp_path / "pid"
+    task = claimed("local", {"command": ["sh", "-c", f"sleep 60 & echo $! > {pid_file}; wait"]})
+    running = asyncio.create_task(load("local")(task, CTX))
+    for _ in range(100):
+        if pid_file.exists() and pid_file.read_text().strip():
+            break
+        await asyncio.sleep(0.02)
+    child = int(pid_file.read_text())
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert await _gone(child), "the task's child process survived the cancel"
+
+
+async def _gone(pid: int) -> bool:
+    """True once `pid` no longer runs (exited, or a zombie left for init to reap)."""
+    for _ in range(50):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().split(") ")[1].startswith("Z"):
+                    return True
+        except FileNotFoundError:
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+def test_an_unknown_executor_is_refused():
+    with pytest.raises(ValueError, match="no executor 'teleport'"):
+        load("teleport")
+
+
