@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from laf_core.contracts.workflow import EXECUTORS
 from laf_core.db.pool import create_pool_retrying
 from laf_core.errors import is_transient
 from laf_core.metrics import Metrics
@@ -24,14 +25,29 @@ from laf_api.routes import meta, webhooks, workflows
 log = logging.getLogger(__name__)
 
 
-def _clean_errors(errors: Any) -> list[dict[str, Any]]:
-    """Pydantic errors without the echoed input (a whole document) and prefixes."""
+def _clean_errors(errors: Any, body: Any) -> list[dict[str, Any]]:
+    """Pydantic errors made readable: no echoed input (a whole document), no
+    "Value error," prefix, and errors inside a task name that task."""
     cleaned = []
     for error in errors:
-        message = str(error.get("msg", ""))
-        message = message.removeprefix("Value error, ")
-        cleaned.append({"loc": list(error.get("loc", ())), "msg": message, "type": error.get("type")})
+        loc = list(error.get("loc", ()))
+        message = str(error.get("msg", "")).removeprefix("Value error, ")
+        if loc[-1:] == ["executor"] and error.get("type") == "literal_error":
+            message = f"unknown executor {error.get('input')!r}; LAF has {', '.join(EXECUTORS)}"
+        name = _task_name(body, loc)
+        if name is not None and f"task '{name}'" not in message:
+            message = f"task '{name}': {message}"
+        cleaned.append({"loc": loc, "msg": message, "type": error.get("type")})
     return cleaned
+
+
+def _task_name(body: Any, loc: list[Any]) -> str | None:
+    """The name of the task an error location points into, if it has one."""
+    if len(loc) >= 3 and loc[:2] == ["body", "tasks"] and isinstance(loc[2], int):
+        with contextlib.suppress(AttributeError, IndexError, KeyError, TypeError):
+            name = body["tasks"][loc[2]]["name"]
+            return name if isinstance(name, str) else None
+    return None
 
 
 def create_app(common: CommonSettings, settings: ApiSettings) -> FastAPI:
@@ -70,7 +86,7 @@ def create_app(common: CommonSettings, settings: ApiSettings) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _clean_errors(exc.errors())}, status_code=422)
+        return JSONResponse({"detail": _clean_errors(exc.errors(), exc.body)}, status_code=422)
 
     @app.exception_handler(asyncpg.PostgresError)
     @app.exception_handler(OSError)

@@ -1,0 +1,172 @@
+"""The SQL transitions every writer shares, against a real PostgreSQL."""
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+
+from laf_core.contracts.workflow import WorkflowSpec
+from laf_core.db.queries import Q
+from laf_core.testing.factories import diamond, fan_out, task, workflow
+from laf_api import store
+
+
+async def submit(db: asyncpg.Pool, document: dict) -> uuid.UUID:
+    async with db.acquire() as conn:
+        workflow_id, created = await store.create_workflow(
+            conn, WorkflowSpec.model_validate(document), "user:test", None
+        )
+    assert created
+    return workflow_id
+
+
+async def tasks_by_name(db, workflow_id) -> dict[str, asyncpg.Record]:
+    rows = await db.fetch("SELECT * FROM tasks WHERE workflow_id = $1", workflow_id)
+    return {r["name"]: r for r in rows}
+
+
+async def status_of(db, workflow_id) -> str:
+    return await db.fetchval("SELECT status FROM workflows WHERE id = $1", workflow_id)
+
+
+async def claim(db, row) -> asyncpg.Record | None:
+    return await db.fetchrow(Q.claim_task, row["id"], row["attempt"], "r1")
+
+
+async def finish(db, row, outcome="succeeded", outputs=None, error=None) -> str:
+    return await db.fetchval(Q.finish_task, row["id"], row["attempt"], outcome, outputs or {}, error, "runner:r1")
+
+
+async def run_task(db, workflow_id, name, outcome="succeeded", outputs=None, error=None) -> str:
+    row = (await tasks_by_name(db, workflow_id))[name]
+    assert row["status"] == "queued", f"{name} is {row['status']}"
+    assert await claim(db, row) is not None
+    return await finish(db, row, outcome, outputs, error)
+
+
+async def test_a_diamond_runs_in_dependency_order_with_outputs_flowing(db):
+    wf = await submit(db, diamond())
+    assert await status_of(db, wf) == "pending"
+    assert await db.fetchval(Q.start_workflow, wf, "coordinator") is True
+    assert await db.fetchval(Q.start_workflow, wf, "coordinator") is False  # idempotent
+
+    t = await tasks_by_name(db, wf)
+    assert {n: r["status"] for n, r in t.items()} == {"a": "queued", "b": "pending", "c": "pending", "d": "pending"}
+    assert [t[n]["deps_pending"] for n in "abcd"] == [0, 1, 1, 2]
+
+    assert await run_task(db, wf, "a", outputs={"x": 1}) == "succeeded"
+    t = await tasks_by_name(db, wf)
+    assert (t["b"]["status"], t["c"]["status"], t["d"]["status"]) == ("queued", "queued", "pending")
+    await run_task(db, wf, "b", outputs={"y": 2})
+    assert (await tasks_by_name(db, wf))["d"]["status"] == "pending"
+    await run_task(db, wf, "c", outputs={"z": 3})
+
+    d = (await tasks_by_name(db, wf))["d"]
+    claimed = await claim(db, d)
+    assert claimed["inputs"] == {"b": {"y": 2}, "c": {"z": 3}}
+    assert await finish(db, d) == "succeeded"
+    row = await db.fetchrow("SELECT * FROM workflows WHERE id = $1", wf)
+    assert (row["status"], row["tasks_unfinished"], row["finished_at"] is not None) == ("succeeded", 0, True)
+
+
+async def test_a_claim_is_accepted_once_per_attempt_and_reports_must_match(db):
+    wf = await submit(db, workflow(task("a"), task("b", "a")))
+    await db.fetchval(Q.start_workflow, wf, "coordinator")
+    a = (await tasks_by_name(db, wf))["a"]
+    assert await db.fetchrow(Q.claim_task, a["id"], a["attempt"] + 1, "r1") is None  # wrong attempt
+    assert await claim(db, a) is not None
+    assert await claim(db, a) is None  # second claim refused
+    assert await db.fetchval(Q.finish_task, a["id"], 2, "succeeded", {}, None, "r") == "stale"
+    assert await finish(db, a) == "succeeded"
+    assert await finish(db, a) == "stale"  # duplicate result changes nothing
+    assert await finish(db, a, "failed", error="late") == "stale"
+    b = (await tasks_by_name(db, wf))["b"]
+    assert (b["status"], b["attempt"]) == ("queued", 1)
+    assert await db.fetchval("SELECT count(*) FROM task_attempts") == 1
+
+
+async def test_a_final_failure_skips_everything_downstream_and_fails_the_workflow(db):
+    doc = workflow(
+        task("a", retry={"max_attempts": 1}),
+        task("b", "a"), task("c", "b"),   # downstream of a: skipped
+        task("other"),                    # independent branch: still runs
+        task("after-other", "other"),
+    )
+    wf = await submit(db, doc)
+    await db.fetchval(Q.start_workflow, wf, "coordinator")
+    assert await run_task(db, wf, "a", "failed", error="balance unstable") == "failed"
+    t = await tasks_by_name(db, wf)
+    assert (t["b"]["status"], t["c"]["status"]) == ("skipped", "skipped")
+    assert t["b"]["error"] == "skipped: upstream task 'a' failed"
+    assert t["a"]["error"] == "balance unstable"
+    assert await status_of(db, wf) == "running"  # the other branch is still going
+    await run_task(db, wf, "other")
+    await run_task(db, wf, "after-other")
+    row = await db.fetchrow("SELECT status, tasks_failed, tasks_unfinished FROM workflows WHERE id = $1", wf)
+    assert tuple(row) == ("failed", 1, 0)
+
+
+async def test_a_failure_with_attempts_left_schedules_a_retry_with_backoff(db):
+    wf = await submit(db, workflow(task("a", retry={"max_attempts": 2, "backoff_s": 0.2})))
+    await db.fetchval(Q.start_workflow, wf, "coordinator")
+    assert await run_task(db, wf, "a", "failed", error="first try") == "retrying"
+    a = (await tasks_by_name(db, wf))["a"]
+    assert (a["status"], a["attempt"], a["error"]) == ("pending", 1, "first try")
+    delay = (a["retry_at"] - a["finished_at"]).total_seconds()
+    assert 0.09 <= delay <= 0.21  # 50-100 % of backoff_s
+    assert await db.fetchval(Q.queue_due_retries, "coordinator") == 0  # not due yet
+    await asyncio.sleep(delay + 0.05)
+    assert await db.fetchval(Q.queue_due_retries, "coordinator") == 1
+    a = (await tasks_by_name(db, wf))["a"]
+    assert (a["status"], a["attempt"]) == ("queued", 2)
+    assert await run_task(db, wf, "a") == "succeeded"
+    assert await status_of(db, wf) == "succeeded"
+    attempts = await db.fetch("SELECT attempt, status, error FROM task_attempts ORDER BY attempt")
+    assert [tuple(r) for r in attempts] == [(1, "failed", "first try"), (2, "succeeded", None)]
+
+
+async def test_concurrent_results_of_a_fan_in_queue_the_join_exactly_once(db):
+    wf = await submit(db, fan_out(50))
+    await db.fetchval(Q.start_workflow, wf, "coordinator")
+    await run_task(db, wf, "root")
+    leaves = [r for n, r in (await tasks_by_name(db, wf)).items() if n.startswith("leaf-")]
+    assert len(leaves) == 50 and all(r["status"] == "queued" for r in leaves)
+    for leaf in leaves:
+        assert await claim(db, leaf) is not None
+    outcomes = await asyncio.gather(*(finish(db, leaf) for leaf in leaves))
+    assert outcomes == ["succeeded"] * 50
+    join = (await tasks_by_name(db, wf))["join"]
+    assert (join["status"], join["attempt"], join["deps_pending"]) == ("queued", 1, 0)
+    await run_task(db, wf, "join")
+    assert await status_of(db, wf) == "succeeded"
+
+
+async def test_every_change_writes_history_and_an_outbox_event(db):
+    wf = await submit(db, workflow(task("a")))
+    await db.fetchval(Q.start_workflow, wf, "coordinator")
+    await run_task(db, wf, "a")
+    history = await db.fetch(Q.get_history, wf)
+    changes = [(h["task_name"], h["from_status"], h["to_status"], h["actor"]) for h in history]
+    assert changes == [
+        (None, None, "pending", "user:test"),
+        (None, "pending", "running", "coordinator"),
+        ("a", "pending", "queued", "coordinator"),
+        ("a", "queued", "running", "runner:r1"),
+        ("a", "running", "succeeded", "runner:r1"),
+        (None, "running", "succeeded", "runner:r1"),
+    ]
+    assert history[0]["reason"] == "submitted"
+    keys = [r["routing_key"] for r in await db.fetch("SELECT routing_key FROM outbox ORDER BY id")]
+    assert keys == [
+        "workflow.pending", "workflow.running", "task.queued.noop", "task.running.noop",
+        "task.succeeded.noop", "workflow.succeeded",
+    ]
+
+
+async def test_history_is_append_only(db):
+    wf = await submit(db, workflow(task("a")))
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await db.execute("UPDATE history SET actor = 'mallory' WHERE workflow_id = $1", wf)
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await db.execute("DELETE FROM history WHERE workflow_id = $1", wf)
