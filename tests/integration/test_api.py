@@ -7,12 +7,12 @@ import uuid
 import httpx
 import pytest
 
+from laf_api.app import create_app
 from laf_core import signing
 from laf_core.db.queries import Q
 from laf_core.settings import ApiSettings
 from laf_core.testing.factories import diamond, task, workflow
 from laf_core.testing.plugin import TEST_SECRET
-from laf_api.app import create_app
 
 
 @pytest.fixture
@@ -37,11 +37,30 @@ async def submit(client, document, **kwargs) -> dict:
 
 async def test_submit_returns_the_workflow_with_its_tasks(client):
     body = await submit(client, diamond() | {"labels": {"batch": "B-1"}, "description": "x"})
-    assert set(body) >= {"id", "name", "status", "labels", "created_at", "started_at", "finished_at", "tasks"}
+    assert set(body) >= {
+        "id",
+        "name",
+        "status",
+        "labels",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "tasks",
+    }
     assert body["status"] == "pending" and body["labels"] == {"batch": "B-1"}
     assert [t["name"] for t in body["tasks"]] == ["a", "b", "c", "d"]
     d = body["tasks"][3]
-    assert set(d) >= {"name", "executor", "status", "depends_on", "attempt", "outputs", "error", "started_at", "finished_at"}
+    assert set(d) >= {
+        "name",
+        "executor",
+        "status",
+        "depends_on",
+        "attempt",
+        "outputs",
+        "error",
+        "started_at",
+        "finished_at",
+    }
     assert d["depends_on"] == ["b", "c"] and d["status"] == "pending" and d["attempt"] == 0
     fetched = (await client.get(f"/api/workflows/{body['id']}")).json()
     assert fetched["tasks"] == body["tasks"]
@@ -52,14 +71,19 @@ async def test_submit_returns_the_workflow_with_its_tasks(client):
     [
         (workflow(task("a", "ghost")), "task 'a' depends on unknown task 'ghost'"),
         (workflow(task("a"), task("a")), "duplicate task name 'a'"),
-        (workflow(task("a", "c"), task("b", "a"), task("c", "b")), "dependency cycle: a -> c -> b -> a"),
+        (
+            workflow(task("a", "c"), task("b", "a"), task("c", "b")),
+            "dependency cycle: a -> c -> b -> a",
+        ),
         (workflow(task("a", executor="teleport")), "task 'a': unknown executor 'teleport'"),
         (workflow(), "a workflow needs at least one task"),
         (workflow(task("a", instrument="balance-99")), "unknown instrument 'balance-99'"),
         ({"tasks": []}, "Field required"),
     ],
 )
-async def test_invalid_documents_get_422_with_a_clear_message_and_store_nothing(client, db, document, message):
+async def test_invalid_documents_get_422_with_a_clear_message_and_store_nothing(
+    client, db, document, message
+):
     response = await client.post("/api/workflows", json=document)
     assert response.status_code == 422
     assert message in response.text
@@ -69,7 +93,9 @@ async def test_invalid_documents_get_422_with_a_clear_message_and_store_nothing(
 
 @pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b"", b'"text"'])
 async def test_malformed_bodies_get_422_not_500(client, body):
-    response = await client.post("/api/workflows", content=body, headers={"content-type": "application/json"})
+    response = await client.post(
+        "/api/workflows", content=body, headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422
 
 
@@ -86,12 +112,16 @@ async def test_list_is_newest_first_filtered_and_paginated(client, db):
     page = (await client.get("/api/workflows", params={"limit": 2})).json()
     seen = [w["id"] for w in page["items"]]
     while page["next_cursor"]:
-        page = (await client.get("/api/workflows", params={"limit": 2, "cursor": page["next_cursor"]})).json()
+        page = (
+            await client.get("/api/workflows", params={"limit": 2, "cursor": page["next_cursor"]})
+        ).json()
         seen += [w["id"] for w in page["items"]]
     assert seen == ids[::-1]
     running = (await client.get("/api/workflows", params={"status": "running"})).json()["items"]
     assert [w["id"] for w in running] == [ids[1]]
-    assert (await client.get("/api/workflows", params={"q": "wf-3"})).json()["items"][0]["id"] == ids[3]
+    assert (await client.get("/api/workflows", params={"q": "wf-3"})).json()["items"][0][
+        "id"
+    ] == ids[3]
     for bad in ({"status": "exploded"}, {"cursor": "garbage"}, {"limit": 0}, {"label": "nokey"}):
         assert (await client.get("/api/workflows", params=bad)).status_code == 422
 
@@ -99,7 +129,9 @@ async def test_list_is_newest_first_filtered_and_paginated(client, db):
 async def test_label_filter(client):
     await submit(client, workflow(task("a"), labels={"batch": "B-1"}))
     other = await submit(client, workflow(task("a"), labels={"batch": "B-2", "site": "x"}))
-    items = (await client.get("/api/workflows", params={"label": ["batch=B-2", "site=x"]})).json()["items"]
+    items = (await client.get("/api/workflows", params={"label": ["batch=B-2", "site=x"]})).json()[
+        "items"
+    ]
     assert [w["id"] for w in items] == [other["id"]]
 
 
@@ -151,16 +183,30 @@ async def test_claim_once_then_409_and_results_queue_dependents(client, db):
 
     beat = await client.post("/api/webhooks/tasks", **signed({**started, "type": "heartbeat"}))
     assert beat.json() == {"accepted": True, "outcome": "running"}
-    result = {"type": "succeeded", "task_id": a["id"], "attempt": 1, "runner_id": "r1", "outputs": {"v": 1}}
+    result = {
+        "type": "succeeded",
+        "task_id": a["id"],
+        "attempt": 1,
+        "runner_id": "r1",
+        "outputs": {"v": 1},
+    }
     done = await client.post("/api/webhooks/tasks", **signed(result))
     assert done.json() == {"accepted": True, "outcome": "succeeded"}
     duplicate = await client.post("/api/webhooks/tasks", **signed(result))
     assert duplicate.status_code == 409
     tasks = (await client.get(f"/api/workflows/{wf['id']}")).json()["tasks"]
-    assert (tasks[0]["status"], tasks[0]["outputs"], tasks[1]["status"]) == ("succeeded", {"v": 1}, "queued")
+    assert (tasks[0]["status"], tasks[0]["outputs"], tasks[1]["status"]) == (
+        "succeeded",
+        {"v": 1},
+        "queued",
+    )
 
     history = (await client.get(f"/api/workflows/{wf['id']}/history")).json()
-    assert [h["to_status"] for h in history if h["task_name"] == "a"] == ["queued", "running", "succeeded"]
+    assert [h["to_status"] for h in history if h["task_name"] == "a"] == [
+        "queued",
+        "running",
+        "succeeded",
+    ]
 
 
 async def test_runner_heartbeats_are_listed(client):
@@ -168,4 +214,6 @@ async def test_runner_heartbeats_are_listed(client):
     assert (await client.post("/api/webhooks/runners", **signed(beat))).status_code == 204
     assert (await client.post("/api/webhooks/runners", json=beat)).status_code == 401
     runners = (await client.get("/api/runners")).json()
-    assert [(r["id"], r["executors"], r["alive"]) for r in runners] == [("r-7", ["noop", "local"], True)]
+    assert [(r["id"], r["executors"], r["alive"]) for r in runners] == [
+        ("r-7", ["noop", "local"], True)
+    ]

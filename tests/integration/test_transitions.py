@@ -6,10 +6,10 @@ import uuid
 import asyncpg
 import pytest
 
+from laf_api import store
 from laf_core.contracts.workflow import WorkflowSpec
 from laf_core.db.queries import Q
 from laf_core.testing.factories import diamond, fan_out, task, workflow
-from laf_api import store
 
 
 async def submit(db: asyncpg.Pool, document: dict) -> uuid.UUID:
@@ -35,7 +35,9 @@ async def claim(db, row) -> asyncpg.Record | None:
 
 
 async def finish(db, row, outcome="succeeded", outputs=None, error=None) -> str:
-    return await db.fetchval(Q.finish_task, row["id"], row["attempt"], outcome, outputs or {}, error, "runner:r1")
+    return await db.fetchval(
+        Q.finish_task, row["id"], row["attempt"], outcome, outputs or {}, error, "runner:r1"
+    )
 
 
 async def run_task(db, workflow_id, name, outcome="succeeded", outputs=None, error=None) -> str:
@@ -52,7 +54,12 @@ async def test_a_diamond_runs_in_dependency_order_with_outputs_flowing(db):
     assert await db.fetchval(Q.start_workflow, wf, "coordinator") is False  # idempotent
 
     t = await tasks_by_name(db, wf)
-    assert {n: r["status"] for n, r in t.items()} == {"a": "queued", "b": "pending", "c": "pending", "d": "pending"}
+    assert {n: r["status"] for n, r in t.items()} == {
+        "a": "queued",
+        "b": "pending",
+        "c": "pending",
+        "d": "pending",
+    }
     assert [t[n]["deps_pending"] for n in "abcd"] == [0, 1, 1, 2]
 
     assert await run_task(db, wf, "a", outputs={"x": 1}) == "succeeded"
@@ -67,7 +74,11 @@ async def test_a_diamond_runs_in_dependency_order_with_outputs_flowing(db):
     assert claimed["inputs"] == {"b": {"y": 2}, "c": {"z": 3}}
     assert await finish(db, d) == "succeeded"
     row = await db.fetchrow("SELECT * FROM workflows WHERE id = $1", wf)
-    assert (row["status"], row["tasks_unfinished"], row["finished_at"] is not None) == ("succeeded", 0, True)
+    assert (row["status"], row["tasks_unfinished"], row["finished_at"] is not None) == (
+        "succeeded",
+        0,
+        True,
+    )
 
 
 async def test_a_claim_is_accepted_once_per_attempt_and_reports_must_match(db):
@@ -89,8 +100,9 @@ async def test_a_claim_is_accepted_once_per_attempt_and_reports_must_match(db):
 async def test_a_final_failure_skips_everything_downstream_and_fails_the_workflow(db):
     doc = workflow(
         task("a", retry={"max_attempts": 1}),
-        task("b", "a"), task("c", "b"),   # downstream of a: skipped
-        task("other"),                    # independent branch: still runs
+        task("b", "a"),
+        task("c", "b"),  # downstream of a: skipped
+        task("other"),  # independent branch: still runs
         task("after-other", "other"),
     )
     wf = await submit(db, doc)
@@ -103,7 +115,9 @@ async def test_a_final_failure_skips_everything_downstream_and_fails_the_workflo
     assert await status_of(db, wf) == "running"  # the other branch is still going
     await run_task(db, wf, "other")
     await run_task(db, wf, "after-other")
-    row = await db.fetchrow("SELECT status, tasks_failed, tasks_unfinished FROM workflows WHERE id = $1", wf)
+    row = await db.fetchrow(
+        "SELECT status, tasks_failed, tasks_unfinished FROM workflows WHERE id = $1", wf
+    )
     assert tuple(row) == ("failed", 1, 0)
 
 
@@ -159,8 +173,12 @@ async def test_every_change_writes_history_and_an_outbox_event(db):
     assert history[0]["reason"] == "submitted"
     keys = [r["routing_key"] for r in await db.fetch("SELECT routing_key FROM outbox ORDER BY id")]
     assert keys == [
-        "workflow.pending", "workflow.running", "task.queued.noop", "task.running.noop",
-        "task.succeeded.noop", "workflow.succeeded",
+        "workflow.pending",
+        "workflow.running",
+        "task.queued.noop",
+        "task.running.noop",
+        "task.succeeded.noop",
+        "workflow.succeeded",
     ]
 
 

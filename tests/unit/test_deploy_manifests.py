@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 import yaml
-from laf_core import settings as laf_settings
 from pydantic_settings import BaseSettings
+
+from laf_core import settings as laf_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

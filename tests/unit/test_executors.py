@@ -1,5 +1,4 @@
 import asyncio
-import json
 import os
 import sys
 import uuid
@@ -14,8 +13,14 @@ CTX = Context(runner_id="test-runner", workdir="")
 
 def claimed(executor: str, params: dict, inputs: dict | None = None, timeout_s=None) -> ClaimedTask:
     return ClaimedTask(
-        task_id=uuid.uuid4(), workflow_id=uuid.uuid4(), name="t", executor=executor,
-        attempt=2, params=params, timeout_s=timeout_s, inputs=inputs or {},
+        task_id=uuid.uuid4(),
+        workflow_id=uuid.uuid4(),
+        name="t",
+        executor=executor,
+        attempt=2,
+        params=params,
+        timeout_s=timeout_s,
+        inputs=inputs or {},
     )
 
 
@@ -26,10 +31,18 @@ async def test_noop_returns_its_outputs_param():
 
 async def test_python_calls_sync_and_async_functions_with_inputs_and_params():
     run = load("python")
-    out = await run(claimed("python", {"function": "laf_runner.library:add", "start": 1},
-                            inputs={"a": {"value": 2}, "b": {"value": 3}}), CTX)
+    out = await run(
+        claimed(
+            "python",
+            {"function": "laf_runner.library:add", "start": 1},
+            inputs={"a": {"value": 2}, "b": {"value": 3}},
+        ),
+        CTX,
+    )
     assert out == {"value": 6}
-    out = await run(claimed("python", {"function": "laf_runner.library:sleep", "seconds": 0.01}), CTX)
+    out = await run(
+        claimed("python", {"function": "laf_runner.library:sleep", "seconds": 0.01}), CTX
+    )
     assert out == {"slept": 0.01}
 
 
@@ -56,8 +69,11 @@ async def test_local_gets_inputs_and_identity_and_returns_outputs():
         " open(os.environ['LAF_OUTPUTS'], 'w'))\n"
         "print('hello'); print(os.environ['EXTRA'])\n"
     )
-    task = claimed("local", {"command": [sys.executable, "-c", script], "env": {"EXTRA": "yes"}},
-                   inputs={"a": {"value": 41}})
+    task = claimed(
+        "local",
+        {"command": [sys.executable, "-c", script], "env": {"EXTRA": "yes"}},
+        inputs={"a": {"value": 41}},
+    )
     os.environ["LAF_WEBHOOK_SECRET"] = "must-not-leak"
     try:
         out = await load("local")(task, CTX)
@@ -73,7 +89,9 @@ async def test_local_gets_inputs_and_identity_and_returns_outputs():
 
 
 async def test_local_non_zero_exit_fails_with_the_last_stderr_line():
-    task = claimed("local", {"command": ["sh", "-c", "echo first >&2; echo 'disk full' >&2; exit 3"]})
+    task = claimed(
+        "local", {"command": ["sh", "-c", "echo first >&2; echo 'disk full' >&2; exit 3"]}
+    )
     with pytest.raises(TaskFailed) as info:
         await load("local")(task, CTX)
     assert info.value.error == "exit code 3: disk full"
@@ -119,5 +137,3 @@ async def _gone(pid: int) -> bool:
 def test_an_unknown_executor_is_refused():
     with pytest.raises(ValueError, match="no executor 'teleport'"):
         load("teleport")
-
-

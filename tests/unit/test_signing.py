@@ -6,7 +6,13 @@ from laf_core import signing
 def test_signed_headers_verify():
     body = b'{"a":1}'
     headers = signing.sign_headers("s3cret", body, now=1000)
-    signing.verify("s3cret", headers[signing.TIMESTAMP_HEADER], headers[signing.SIGNATURE_HEADER], body, now=1001)
+    signing.verify(
+        "s3cret",
+        headers[signing.TIMESTAMP_HEADER],
+        headers[signing.SIGNATURE_HEADER],
+        body,
+        now=1001,
+    )
 
 
 @pytest.mark.parametrize(
@@ -21,7 +27,13 @@ def test_signed_headers_verify():
 def test_tampering_wrong_secret_and_replays_are_refused(secret, body, now, expected):
     headers = signing.sign_headers("s3cret", b'{"a":1}', now=1000)
     with pytest.raises(signing.SignatureError, match=expected):
-        signing.verify(secret, headers[signing.TIMESTAMP_HEADER], headers[signing.SIGNATURE_HEADER], body, now=now)
+        signing.verify(
+            secret,
+            headers[signing.TIMESTAMP_HEADER],
+            headers[signing.SIGNATURE_HEADER],
+            body,
+            now=now,
+        )
 
 
 def test_missing_headers_are_refused():

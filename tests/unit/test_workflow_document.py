@@ -34,7 +34,10 @@ def test_a_valid_document_round_trips():
         (spec(noop("a", "b"), noop("b", "a")), "dependency cycle: a -> b -> a"),
         (spec({"name": "a", "executor": "teleport"}), "teleport"),
         (spec({"name": "a", "executor": "python", "params": {}}), "task 'a': params.function"),
-        (spec({"name": "a", "executor": "local", "params": {"command": "ls"}}), "task 'a': params.command"),
+        (
+            spec({"name": "a", "executor": "local", "params": {"command": "ls"}}),
+            "task 'a': params.command",
+        ),
         (spec({"name": "bad name!", "executor": "noop"}), "string_pattern_mismatch"),
         (spec(noop("a", retry={"max_attempts": 0})), "max_attempts"),
         (spec(noop("a"), surprise=1), "surprise"),
@@ -45,7 +48,9 @@ def test_invalid_documents_say_what_is_wrong(document, expected):
 
 
 def test_retry_defaults_depend_on_the_instrument():
-    parsed = WorkflowSpec.model_validate(spec(noop("compute"), noop("weigh", instrument="balance-01")))
+    parsed = WorkflowSpec.model_validate(
+        spec(noop("compute"), noop("weigh", instrument="balance-01"))
+    )
     compute, weigh = parsed.tasks
     assert compute.effective_retry().max_attempts == 3
     assert weigh.effective_retry().max_attempts == 1

@@ -12,15 +12,15 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from laf_api.routes import meta, webhooks, workflows
 from laf_core.contracts.workflow import EXECUTORS
 from laf_core.db.pool import create_pool_retrying
 from laf_core.errors import is_transient
 from laf_core.metrics import Metrics
 from laf_core.settings import ApiSettings, CommonSettings
-from laf_api.routes import meta, webhooks, workflows
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,18 @@ def _task_name(body: Any, loc: list[Any]) -> str | None:
     return None
 
 
+_NO_FRONTEND = """<!doctype html><title>LAF API</title>
+<h1>LAF API</h1><p>No frontend is configured (set LAF_API_FRONTEND_DIR).
+See <a href="/docs">/docs</a> and <a href="/api/workflows">/api/workflows</a>.</p>"""
+
+
 def create_app(common: CommonSettings, settings: ApiSettings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if common.dev_mode:
-            log.warning("DEV MODE: the API is open to anyone and uses the development webhook secret")
+            log.warning(
+                "DEV MODE: the API is open to anyone and uses the development webhook secret"
+            )
         stop = asyncio.Event()
 
         async def connect() -> None:
@@ -103,6 +110,11 @@ def create_app(common: CommonSettings, settings: ApiSettings) -> FastAPI:
         folder = Path(settings.frontend_dir)
         if not folder.is_dir():
             raise ValueError(f"LAF_API_FRONTEND_DIR={folder} is not a folder")
-        app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) != "/"]
         app.mount("/", StaticFiles(directory=folder, html=True), name="frontend")
+    else:
+
+        @app.get("/", include_in_schema=False, response_class=HTMLResponse)
+        async def no_frontend() -> str:
+            return _NO_FRONTEND
+
     return app

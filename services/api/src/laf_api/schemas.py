@@ -63,7 +63,9 @@ class WorkflowOut(BaseModel):
 
 class WorkflowPage(BaseModel):
     items: list[WorkflowOut]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
 
 
 class HistoryEntry(BaseModel):

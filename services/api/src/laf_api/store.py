@@ -12,10 +12,10 @@ from typing import Any
 
 import asyncpg
 
+from laf_api.schemas import AttemptOut, HistoryEntry, Progress, TaskOut, WorkflowOut
 from laf_core.contracts.workflow import WorkflowSpec
 from laf_core.dag import dependents_of
 from laf_core.db.queries import Q
-from laf_api.schemas import AttemptOut, HistoryEntry, Progress, TaskOut, WorkflowOut
 
 
 class UnknownInstrument(ValueError):
@@ -83,7 +83,7 @@ async def create_workflow(
 
 
 def _task(row: asyncpg.Record, attempts: list[AttemptOut]) -> TaskOut:
-    return TaskOut(**{k: row[k] for k in row.keys()}, attempts=attempts)
+    return TaskOut(**dict(row), attempts=attempts)
 
 
 def _workflow(row: asyncpg.Record, tasks: list[TaskOut]) -> WorkflowOut:
@@ -110,7 +110,7 @@ async def get_workflow(conn: asyncpg.Connection, workflow_id: uuid.UUID) -> Work
         return None
     attempts: defaultdict[uuid.UUID, list[AttemptOut]] = defaultdict(list)
     for a in await conn.fetch(Q.get_attempts, workflow_id):
-        attempts[a["task_id"]].append(AttemptOut(**{k: a[k] for k in a.keys() if k != "task_id"}))
+        attempts[a["task_id"]].append(AttemptOut(**{k: v for k, v in a.items() if k != "task_id"}))
     tasks = [_task(t, attempts[t["id"]]) for t in await conn.fetch(Q.get_tasks, workflow_id)]
     return _workflow(row, tasks)
 
@@ -139,19 +139,18 @@ async def list_workflows(
     if rows:
         for t in await conn.fetch(Q.get_tasks_of_many, [r["id"] for r in rows]):
             tasks[t["workflow_id"]].append(_task_summary(t))
-    items = [
-        _workflow(r, tasks[r["id"]])
-        for r in rows
-    ]
+    items = [_workflow(r, tasks[r["id"]]) for r in rows]
     next_cursor = (rows[-1]["created_at"], rows[-1]["id"]) if more else None
     return items, next_cursor
 
 
 def _task_summary(row: asyncpg.Record) -> TaskOut:
-    return TaskOut(**{k: row[k] for k in row.keys() if k != "workflow_id"})
+    return TaskOut(**{k: v for k, v in row.items() if k != "workflow_id"})
 
 
-async def get_history(conn: asyncpg.Connection, workflow_id: uuid.UUID) -> list[HistoryEntry] | None:
+async def get_history(
+    conn: asyncpg.Connection, workflow_id: uuid.UUID
+) -> list[HistoryEntry] | None:
     async with conn.transaction():
         if await conn.fetchrow(Q.get_workflow, workflow_id) is None:
             return None

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+from laf_coordinator.coordinator import Coordinator
 from laf_core import service
 from laf_core.logs import setup_logging
 from laf_core.metrics import Metrics
 from laf_core.settings import CommonSettings, CoordinatorSettings
-from laf_coordinator.coordinator import Coordinator
 
 
 def main() -> None:

@@ -56,7 +56,10 @@ class Coordinator:
             channel = await amqp.channel()
             await broker.declare_topology(channel)
             await broker.consume(
-                channel, topology.COORDINATOR_QUEUE, self.handle, self.metrics,
+                channel,
+                topology.COORDINATOR_QUEUE,
+                self.handle,
+                self.metrics,
                 prefetch=self.settings.prefetch,
             )
             self.ready = True
@@ -130,4 +133,3 @@ class Coordinator:
             if await self.pool.fetchval(Q.start_workflow, row["id"], ACTOR):
                 log.warning("started workflow %s found pending by the sweep", row["id"])
                 self.metrics.inc("workflows_started_by_sweep")
-

@@ -39,7 +39,7 @@ async def connect(url: str, stop: asyncio.Event | None = None) -> AbstractRobust
     for delay in delays(0.2, 5.0):
         try:
             return await aio_pika.connect_robust(url, timeout=10)
-        except (OSError, ConnectionError, asyncio.TimeoutError, aio_pika.exceptions.AMQPError) as exc:
+        except (TimeoutError, OSError, ConnectionError, aio_pika.exceptions.AMQPError) as exc:
             log.warning("RabbitMQ not reachable (%s); retrying in %.1fs", exc, delay)
             if stop is not None and stop.is_set():
                 raise
@@ -115,7 +115,9 @@ async def consume(
             except Exception as exc:
                 if is_transient(exc):
                     metrics.inc("handler_retries")
-                    log.warning("%s: transient failure (%s); retrying in %.1fs", queue_name, exc, delay)
+                    log.warning(
+                        "%s: transient failure (%s); retrying in %.1fs", queue_name, exc, delay
+                    )
                     await asyncio.sleep(delay)
                     continue
                 # A bug or an unexpected state: requeue; the queue's delivery

@@ -70,7 +70,11 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
         popen = subprocess.Popen(
-            [command(service)], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            [command(service)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         process = Process(name, service, popen, log, health_url)
         self.processes[name] = process
@@ -88,7 +92,9 @@ class Stack:
             name = waiting[0]
             process = self.processes[name]
             if process.popen.poll() is not None:
-                raise RuntimeError(f"{name} exited with {process.popen.returncode}; see {self.log_dir}/{name}.log")
+                raise RuntimeError(
+                    f"{name} exited with {process.popen.returncode}; see {self.log_dir}/{name}.log"
+                )
             try:
                 if httpx.get(process.health_url, timeout=1).status_code == 200:
                     waiting.pop(0)
@@ -96,7 +102,9 @@ class Stack:
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{name} not ready after {timeout}s; see {self.log_dir}/{name}.log")
+                raise TimeoutError(
+                    f"{name} not ready after {timeout}s; see {self.log_dir}/{name}.log"
+                )
             time.sleep(0.1)
 
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:

@@ -89,7 +89,8 @@ async def serve_probes(
             data = body.encode()
             writer.write(
                 f"HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\n"
-                f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data
+                f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
+                + data
             )
             await writer.drain()
         writer.close()

@@ -60,7 +60,9 @@ def _json(value: Any) -> bytes:
 
 
 class Relay:
-    def __init__(self, common: CommonSettings, settings: ListenerSettings, metrics: Metrics) -> None:
+    def __init__(
+        self, common: CommonSettings, settings: ListenerSettings, metrics: Metrics
+    ) -> None:
         self.common = common
         self.settings = settings
         self.metrics = metrics
@@ -77,8 +79,12 @@ class Relay:
             except Exception as exc:
                 self.ready = False
                 delay = next(backoff)
-                log.warning("relay session ended (%s: %s); reconnecting in %.1fs",
-                            type(exc).__name__, exc, delay)
+                log.warning(
+                    "relay session ended (%s: %s); reconnecting in %.1fs",
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
             else:

@@ -52,7 +52,9 @@ class ApiClient:
                 if response.status == 409:
                     raise Refused(_detail(text))
                 if response.status == 401:
-                    log.error("the API refused our signature (is LAF_WEBHOOK_SECRET the same?): %s", text)
+                    log.error(
+                        "the API refused our signature (is LAF_WEBHOOK_SECRET the same?): %s", text
+                    )
                     raise TransientError(f"401 from {path}")
                 if response.status >= 500 or response.status == 429:
                     raise TransientError(f"{response.status} from {path}: {text[:200]}")

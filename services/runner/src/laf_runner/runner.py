@@ -59,7 +59,10 @@ class Runner:
                 await broker.declare_topology(channel)
                 for name in self.executors:
                     await broker.consume(
-                        channel, topology.runner_queue(name), self.handle, self.metrics,
+                        channel,
+                        topology.runner_queue(name),
+                        self.handle,
+                        self.metrics,
                         prefetch=self.settings.concurrency,
                     )
                 self.ready = True
@@ -79,8 +82,12 @@ class Runner:
         try:
             answer = await self.api.post(
                 TASKS_PATH,
-                {"type": "started", "task_id": str(event.task_id), "attempt": event.attempt,
-                 "runner_id": self.settings.id},
+                {
+                    "type": "started",
+                    "task_id": str(event.task_id),
+                    "attempt": event.attempt,
+                    "runner_id": self.settings.id,
+                },
             )
         except Refused as exc:
             self._slots.release()
@@ -107,11 +114,17 @@ class Runner:
             self._slots.release()
 
     async def _outcome(self, task: ClaimedTask) -> dict[str, Any]:
-        base = {"task_id": str(task.task_id), "attempt": task.attempt, "runner_id": self.settings.id}
+        base = {
+            "task_id": str(task.task_id),
+            "attempt": task.attempt,
+            "runner_id": self.settings.id,
+        }
         run = self.executors.get(task.executor)
         try:
             if run is None:
-                raise executors.TaskFailed(f"runner {self.settings.id} has no executor '{task.executor}'")
+                raise executors.TaskFailed(
+                    f"runner {self.settings.id} has no executor '{task.executor}'"
+                )
             outputs = await asyncio.wait_for(run(task, self.context), task.timeout_s)
         except executors.TaskFailed as exc:
             self.metrics.inc("tasks_failed")
@@ -121,7 +134,11 @@ class Runner:
             return {**base, "type": "failed", "error": f"timed out after {task.timeout_s:g}s"}
         except Exception as exc:  # a bug in an executor must still end the attempt
             log.exception("executor %s crashed on %s", task.executor, task.task_id)
-            return {**base, "type": "failed", "error": f"executor error: {type(exc).__name__}: {exc}"}
+            return {
+                **base,
+                "type": "failed",
+                "error": f"executor error: {type(exc).__name__}: {exc}",
+            }
         self.metrics.inc("tasks_succeeded")
         return {**base, "type": "succeeded", "outputs": outputs}
 
@@ -134,12 +151,18 @@ class Runner:
                 log.warning("result for %s refused: %s", report["task_id"], exc)
                 return
             except TransientError as exc:
-                log.warning("cannot report %s yet (%s); retrying in %.1fs", report["task_id"], exc, delay)
+                log.warning(
+                    "cannot report %s yet (%s); retrying in %.1fs", report["task_id"], exc, delay
+                )
                 await asyncio.sleep(delay)
 
     async def _heartbeat(self, task: ClaimedTask) -> None:
-        payload = {"type": "heartbeat", "task_id": str(task.task_id), "attempt": task.attempt,
-                   "runner_id": self.settings.id}
+        payload = {
+            "type": "heartbeat",
+            "task_id": str(task.task_id),
+            "attempt": task.attempt,
+            "runner_id": self.settings.id,
+        }
         while True:
             await asyncio.sleep(self.settings.heartbeat_s)
             with contextlib.suppress(TransientError, Refused):
@@ -149,13 +172,16 @@ class Runner:
         """Tell the API which executors this runner serves, every heartbeat_s."""
         while not stop.is_set():
             try:
-                await self.api.post("/api/webhooks/runners", {
-                    "runner_id": self.settings.id,
-                    "executors": list(self.executors),
-                    "hostname": socket.gethostname(),
-                    "concurrency": self.settings.concurrency,
-                    "running": len(self._running),
-                })
+                await self.api.post(
+                    "/api/webhooks/runners",
+                    {
+                        "runner_id": self.settings.id,
+                        "executors": list(self.executors),
+                        "hostname": socket.gethostname(),
+                        "concurrency": self.settings.concurrency,
+                        "running": len(self._running),
+                    },
+                )
             except (TransientError, ValueError) as exc:
                 log.warning("cannot announce runner: %s", exc)
             with contextlib.suppress(asyncio.TimeoutError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse
 
 from laf_core.contracts.workflow import WorkflowSpec
 
@@ -40,13 +40,3 @@ async def readyz(request: Request, response: Response) -> str:
 @router.get("/metrics", tags=["probes"], response_class=PlainTextResponse)
 async def metrics(request: Request) -> str:
     return request.app.state.metrics.render()  # type: ignore[no-any-return]
-
-
-_NO_FRONTEND = """<!doctype html><title>LAF API</title>
-<h1>LAF API</h1><p>No frontend is configured (set LAF_API_FRONTEND_DIR).
-See <a href="/docs">/docs</a> and <a href="/api/workflows">/api/workflows</a>.</p>"""
-
-
-@router.get("/", include_in_schema=False, response_class=HTMLResponse)
-async def front_page() -> str:
-    return _NO_FRONTEND

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import TypeAdapter, ValidationError
 
+from laf_api.deps import AppMetrics, Common, Pool, Settings
+from laf_api.schemas import ReportResult, RunnerOut
 from laf_core import signing
 from laf_core.contracts.reports import (
     ClaimedTask,
@@ -15,8 +17,6 @@ from laf_core.contracts.reports import (
     TaskReport,
 )
 from laf_core.db.queries import Q
-from laf_api.deps import AppMetrics, Common, Pool, Settings
-from laf_api.schemas import ReportResult, RunnerOut
 
 router = APIRouter(tags=["webhooks"])
 _reports: TypeAdapter[TaskReport] = TypeAdapter(TaskReport)
@@ -56,7 +56,11 @@ def _invalid(exc: ValidationError) -> HTTPException:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": _reports.json_schema(ref_template="#/components/schemas/{model}")}},
+            "content": {
+                "application/json": {
+                    "schema": _reports.json_schema(ref_template="#/components/schemas/{model}")
+                }
+            },
         }
     },
 )
@@ -78,7 +82,9 @@ async def task_report(
 
     async with pool.acquire() as conn:
         if isinstance(report, StartedReport):
-            row = await conn.fetchrow(Q.claim_task, report.task_id, report.attempt, report.runner_id)
+            row = await conn.fetchrow(
+                Q.claim_task, report.task_id, report.attempt, report.runner_id
+            )
             if row is not None:
                 metrics.inc("tasks_claimed")
                 return ClaimedTask(**dict(row))
@@ -111,7 +117,9 @@ async def task_report(
 
 
 @router.post("/api/webhooks/runners", status_code=204, responses=_SIGNED)
-async def runner_heartbeat(request: Request, pool: Pool, common: Common, settings: Settings) -> None:
+async def runner_heartbeat(
+    request: Request, pool: Pool, common: Common, settings: Settings
+) -> None:
     """A runner announces itself and the executors it serves (signed like task reports)."""
     body = await _verified_body(request, common.webhook_secret, settings.signature_window_s)
     try:
@@ -119,7 +127,12 @@ async def runner_heartbeat(request: Request, pool: Pool, common: Common, setting
     except ValidationError as exc:
         raise _invalid(exc) from None
     await pool.execute(
-        Q.upsert_runner, beat.runner_id, beat.hostname, beat.executors, beat.concurrency, beat.running
+        Q.upsert_runner,
+        beat.runner_id,
+        beat.hostname,
+        beat.executors,
+        beat.concurrency,
+        beat.running,
     )
 
 

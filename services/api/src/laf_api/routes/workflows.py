@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 
-from laf_core.contracts.workflow import WorkflowSpec
 from laf_api import store
 from laf_api.deps import AppMetrics, Pool
 from laf_api.schemas import HistoryEntry, WorkflowOut, WorkflowPage
+from laf_core.contracts.workflow import WorkflowSpec
 
 router = APIRouter(prefix="/api/workflows", tags=["workflows"])
 
@@ -57,8 +57,12 @@ async def submit_workflow(
 @router.get("", response_model=WorkflowPage)
 async def list_workflows(
     pool: Pool,
-    status_filter: Annotated[str | None, Query(alias="status", description="One of the workflow states")] = None,
-    label: Annotated[list[str] | None, Query(description="key=value; repeat to require several")] = None,
+    status_filter: Annotated[
+        str | None, Query(alias="status", description="One of the workflow states")
+    ] = None,
+    label: Annotated[
+        list[str] | None, Query(description="key=value; repeat to require several")
+    ] = None,
     q: Annotated[str | None, Query(max_length=200, description="Part of the name")] = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -87,7 +91,9 @@ async def list_workflows(
     )
 
 
-@router.get("/{workflow_id}", response_model=WorkflowOut, responses={404: {"description": "Unknown"}})
+@router.get(
+    "/{workflow_id}", response_model=WorkflowOut, responses={404: {"description": "Unknown"}}
+)
 async def get_workflow(workflow_id: str, pool: Pool) -> WorkflowOut:
     async with pool.acquire() as conn:
         workflow = await store.get_workflow(conn, _parse_id(workflow_id))

@@ -87,9 +87,8 @@ def executor_params_problem(executor: str, params: dict[str, Any]) -> str | None
             return "params.env must map names to strings"
         if "cwd" in params and not isinstance(params["cwd"], str):
             return "params.cwd must be a string"
-    elif executor == "noop":
-        if "outputs" in params and not isinstance(params["outputs"], dict):
-            return "params.outputs must be a JSON object"
+    elif executor == "noop" and not isinstance(params.get("outputs", {}), dict):
+        return "params.outputs must be a JSON object"
     return None
 
 

@@ -59,7 +59,8 @@ async def _no_leaked_tasks() -> AsyncIterator[None]:
     yield
     await asyncio.sleep(0)
     leaked = [
-        t for t in asyncio.all_tasks() - before
+        t
+        for t in asyncio.all_tasks() - before
         if not t.done() and "pytest" not in repr(t.get_coro()) and t is not asyncio.current_task()
     ]
     if leaked:

@@ -35,4 +35,6 @@ def load(name: str) -> Executor:
     try:
         return executors[name]
     except KeyError:
-        raise ValueError(f"this runner has no executor '{name}' (it has {', '.join(executors)})") from None
+        raise ValueError(
+            f"this runner has no executor '{name}' (it has {', '.join(executors)})"
+        ) from None

@@ -83,7 +83,9 @@ async def run(task: ClaimedTask, ctx: Context) -> dict[str, Any]:
         last_line = next(
             (line for line in reversed(outputs["stderr_tail"].splitlines()) if line.strip()), ""
         )
-        raise TaskFailed(f"exit code {exit_code}" + (f": {last_line}" if last_line else ""), outputs)
+        raise TaskFailed(
+            f"exit code {exit_code}" + (f": {last_line}" if last_line else ""), outputs
+        )
     return outputs
 
 

@@ -45,7 +45,9 @@ async def run(task: ClaimedTask, ctx: Context) -> dict[str, Any]:
     if result is None:
         return {}
     if not isinstance(result, dict):
-        raise TaskFailed(f"{task.params['function']} returned {type(result).__name__}, not a JSON object")
+        raise TaskFailed(
+            f"{task.params['function']} returned {type(result).__name__}, not a JSON object"
+        )
     try:
         json.dumps(result)
     except (TypeError, ValueError) as exc:

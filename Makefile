@@ -1,0 +1,31 @@
+# The few commands the README names. Each one installs and starts what it needs.
+.PHONY: run test unit bench lint setup migrate
+
+UV ?= uv
+PYTEST_ARGS ?=
+
+setup:
+	@bash scripts/ensure-services.sh
+	@$(UV) sync --frozen --quiet
+
+## run: LAF on this machine at http://127.0.0.1:8000 (Ctrl-C stops it)
+run: setup
+	@$(UV) run --frozen python scripts/dev.py
+
+## test: every test (unit, integration, end-to-end) against real PostgreSQL and RabbitMQ
+test: setup
+	@$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+## unit: only the tests that need no servers
+unit:
+	@$(UV) run --frozen pytest tests/unit $(PYTEST_ARGS)
+
+## bench: speed figures of the running system (see README)
+bench: setup
+	@$(UV) run --frozen python scripts/bench.py $(BENCH_ARGS)
+
+lint:
+	@$(UV) run --frozen ruff check .
+
+migrate: setup
+	@$(UV) run --frozen laf-migrate --create
