@@ -1,0 +1,206 @@
+"""`make bench`: LAF's speed on this machine, measured on the real stack.
+
+Starts the four services as processes on a throw-away database and vhost,
+then measures with no-op tasks (DESIGN §10):
+  - step hand-off: from one task's result being recorded to the next task
+    starting, along a chain (p50 / p99);
+  - submit -> first task: from the API's commit of a workflow to its root
+    task starting (p50 / p99);
+  - throughput: N workflows of 10 DAG-shaped tasks submitted at once, tasks
+    finished per second from the first submit to the last finish.
+Timestamps come from PostgreSQL (clock_timestamp() in the transitions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from laf_core.db.pool import create_pool
+from laf_core.devstack import Stack
+from laf_core.testing import infra
+
+FINAL = {"succeeded", "failed", "cancelled"}
+
+
+def say(message: str) -> None:
+    print(message, flush=True)  # noqa: T201 - a report for the terminal
+
+
+def at(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def chain(length: int) -> dict:
+    tasks = [
+        {"name": f"s{i:04d}", "executor": "noop", "depends_on": [f"s{i - 1:04d}"] if i else []}
+        for i in range(length)
+    ]
+    return {"name": f"chain {length}", "tasks": tasks}
+
+
+def ten_task_dag(n: int) -> dict:
+    """a -> b,c,d -> e -> f,g,h -> i -> j."""
+    shape = {
+        "a": [],
+        "b": ["a"],
+        "c": ["a"],
+        "d": ["a"],
+        "e": ["b", "c", "d"],
+        "f": ["e"],
+        "g": ["e"],
+        "h": ["e"],
+        "i": ["f", "g", "h"],
+        "j": ["i"],
+    }
+    tasks = [{"name": k, "executor": "noop", "depends_on": v} for k, v in shape.items()]
+    return {"name": f"bench dag {n}", "labels": {"bench": "throughput"}, "tasks": tasks}
+
+
+async def wait_all(
+    api: httpx.AsyncClient, db: asyncpg.Pool, ids: list[str], limit_s: float
+) -> list[dict]:
+    """Wait on the database (not the API, which is being measured), then fetch each once."""
+    deadline = time.monotonic() + limit_s
+    uuids = [uuid.UUID(i) for i in ids]
+    while await db.fetchval(
+        "SELECT count(*) FROM workflows WHERE id = ANY($1) AND status NOT IN ('succeeded', 'failed', 'cancelled')",
+        uuids,
+    ):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"workflows unfinished after {limit_s}s")
+        await asyncio.sleep(0.05)
+    return [(await api.get(f"/api/workflows/{i}")).json() for i in ids]
+
+
+async def measure(
+    api: httpx.AsyncClient, db: asyncpg.Pool, chain_length: int, workflows: int, singles: int
+) -> None:
+    # Warm-up: connections, prepared statements, imports.
+    warm = [
+        (await api.post("/api/workflows", json=ten_task_dag(-1))).json()["id"] for _ in range(3)
+    ]
+    await wait_all(api, db, warm, 60)
+
+    result = (
+        await wait_all(
+            api,
+            db,
+            [(await api.post("/api/workflows", json=chain(chain_length))).json()["id"]],
+            120,
+        )
+    )[0]
+    tasks = result["tasks"]
+    handoffs = [
+        (at(b["started_at"]) - at(a["finished_at"])).total_seconds() * 1000
+        for a, b in itertools.pairwise(tasks)
+    ]
+
+    firsts = []
+    for _ in range(singles):
+        created = (await api.post("/api/workflows", json=ten_task_dag(0))).json()
+        workflow = (await wait_all(api, db, [created["id"]], 30))[0]
+        root = workflow["tasks"][0]
+        firsts.append((at(root["started_at"]) - at(workflow["created_at"])).total_seconds() * 1000)
+
+    started = time.monotonic()
+    ids = []
+
+    async def submit(n: int) -> None:
+        response = await api.post("/api/workflows", json=ten_task_dag(n))
+        response.raise_for_status()
+        ids.append(response.json()["id"])
+
+    await asyncio.gather(*(submit(n) for n in range(workflows)))
+    submitted_in = time.monotonic() - started
+    finished = await wait_all(api, db, ids, 600)
+    first_submit = min(at(w["created_at"]) for w in finished)
+    last_finish = max(at(w["finished_at"]) for w in finished)
+    span = (last_finish - first_submit).total_seconds()
+    ok = sum(w["status"] == "succeeded" for w in finished)
+
+    say("")
+    say(f"LAF benchmark (no-op tasks, one replica of each service, {_cores()} cores)")
+    say(
+        f"  step hand-off       p50 {statistics.median(handoffs):6.2f} ms   p99 {percentile(handoffs, 0.99):6.2f} ms   ({len(handoffs)} hand-offs along a {chain_length}-task chain)"
+    )
+    say(
+        f"  submit -> 1st task  p50 {statistics.median(firsts):6.2f} ms   p99 {percentile(firsts, 0.99):6.2f} ms   ({singles} workflows, one at a time)"
+    )
+    say(
+        f"  throughput          {workflows * 10 / span:7.0f} tasks/s   ({workflows} x 10-task workflows, {ok} succeeded, {span:.2f} s from first submit to last finish; submitting took {submitted_in:.2f} s)"
+    )
+
+
+def _cores() -> int:
+    return os.cpu_count() or 0
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    template = await infra.create_template()
+    database = await infra.create_database(template)
+    vhost, amqp_url = infra.create_vhost()
+    stack = Stack(
+        env={
+            "LAF_DATABASE_URL": infra.database_url(database),
+            "LAF_AMQP_URL": amqp_url,
+            "LAF_DEV_MODE": "1",
+            "LAF_LOG_LEVEL": "WARNING",
+            "LAF_LOG_JSON": "1",
+            "LAF_RUNNER_CONCURRENCY": str(args.runner_concurrency),
+        },
+        log_dir=Path(tempfile.mkdtemp(prefix="laf-bench-")),
+    )
+    try:
+        stack.start_all()
+        for extra in range(1, args.runners):
+            stack.start("runner", name=f"runner-{extra}")
+        await asyncio.to_thread(stack.wait_ready, 60)
+        limits = httpx.Limits(max_connections=32)
+        async with httpx.AsyncClient(base_url=stack.api_url, timeout=60, limits=limits) as api:
+            db = await create_pool(infra.database_url(database), max_size=2)
+            try:
+                await measure(api, db, args.chain, args.workflows, args.singles)
+            finally:
+                await db.close()
+    finally:
+        stack.stop_all()
+        infra.delete_vhost(vhost)
+        await infra.drop_database(database)
+        await infra.drop_database(template)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--workflows", type=int, default=200, help="workflows of 10 tasks for the throughput run"
+    )
+    parser.add_argument(
+        "--chain", type=int, default=200, help="length of the chain for hand-off latency"
+    )
+    parser.add_argument("--singles", type=int, default=50, help="workflows submitted one by one")
+    parser.add_argument("--runners", type=int, default=1, help="runner processes")
+    parser.add_argument("--runner-concurrency", type=int, default=32)
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
