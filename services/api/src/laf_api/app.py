@@ -15,7 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from laf_api.routes import meta, webhooks, workflows
+from laf_api.live import LiveEvents
+from laf_api.routes import events, meta, webhooks, workflows
 from laf_core.contracts.workflow import EXECUTORS
 from laf_core.db.pool import create_pool_retrying
 from laf_core.errors import is_transient
@@ -69,14 +70,16 @@ def create_app(common: CommonSettings, settings: ApiSettings) -> FastAPI:
                 common.database_url, stop, min_size=2, max_size=settings.pool_size
             )
 
-        connecting = asyncio.create_task(connect())
+        background = [asyncio.create_task(connect()), asyncio.create_task(app.state.live.run(stop))]
         try:
             yield
         finally:
             stop.set()
-            connecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await connecting
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
             if app.state.pool is not None:
                 await app.state.pool.close()
 
@@ -90,6 +93,7 @@ def create_app(common: CommonSettings, settings: ApiSettings) -> FastAPI:
     app.state.settings = settings
     app.state.pool = None
     app.state.metrics = Metrics("laf_api")
+    app.state.live = LiveEvents(common.amqp_url)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -105,6 +109,7 @@ def create_app(common: CommonSettings, settings: ApiSettings) -> FastAPI:
 
     app.include_router(workflows.router)
     app.include_router(webhooks.router)
+    app.include_router(events.router)
     app.include_router(meta.router)
     if settings.frontend_dir:
         folder = Path(settings.frontend_dir)

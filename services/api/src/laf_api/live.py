@@ -1,0 +1,94 @@
+"""Live fan-out for Server-Sent Events: one exclusive queue per API process.
+
+Every event on `laf.events` reaches each API instance through its own
+exclusive, auto-delete queue and is handed to the SSE clients connected to
+that instance. These are hints for live views: a client that falls behind
+loses events (it is told so, and re-reads the API), and a browser that
+reconnects re-reads state rather than replaying the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from aio_pika.abc import AbstractIncomingMessage
+
+from laf_core import broker, topology
+from laf_core.backoff import delays
+
+log = logging.getLogger(__name__)
+CLIENT_BUFFER = 1000
+
+
+class Subscriber:
+    def __init__(self, workflow_id: str | None) -> None:
+        self.workflow_id = workflow_id
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(CLIENT_BUFFER)
+        self.overflowed = False
+
+    def offer(self, event: dict[str, Any]) -> None:
+        if self.workflow_id and event.get("workflow_id") != self.workflow_id:
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+
+class LiveEvents:
+    def __init__(self, amqp_url: str) -> None:
+        self.amqp_url = amqp_url
+        self.subscribers: set[Subscriber] = set()
+        self.connected = False
+
+    def subscribe(self, workflow_id: str | None = None) -> Subscriber:
+        subscriber = Subscriber(workflow_id)
+        self.subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+
+    def _dispatch(self, message: AbstractIncomingMessage) -> None:
+        try:
+            event = json.loads(message.body)
+        except ValueError:
+            log.warning("live fan-out: unreadable message %s dropped", message.message_id)
+            return
+        for subscriber in list(self.subscribers):
+            subscriber.offer(event)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keep a fan-out queue consumed until `stop`, reconnecting after failures."""
+        backoff = delays(0.5, 10.0)
+        while not stop.is_set():
+            try:
+                connection = await broker.connect(self.amqp_url, stop)
+            except Exception as exc:
+                log.warning("live fan-out: cannot connect (%s)", exc)
+                await asyncio.sleep(next(backoff))
+                continue
+            try:
+                channel = await connection.channel()
+                await broker.declare_topology(channel)
+                exchange = await channel.get_exchange(topology.EVENTS_EXCHANGE)
+                queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+                await queue.bind(exchange, "#")
+
+                async def on_message(message: AbstractIncomingMessage) -> None:
+                    self._dispatch(message)
+
+                await queue.consume(on_message, no_ack=True)
+                self.connected = True
+                await stop.wait()
+            except Exception as exc:
+                log.warning("live fan-out lost (%s); reconnecting", exc)
+                await asyncio.sleep(next(backoff))
+            finally:
+                self.connected = False
+                with contextlib.suppress(Exception):
+                    await connection.close()
