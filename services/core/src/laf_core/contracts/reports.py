@@ -43,6 +43,15 @@ TaskReport = Annotated[
 ]
 
 
+class InstrumentRef(BaseModel):
+    """The instrument a claimed task runs on, as the registry knows it."""
+
+    id: str
+    kind: str
+    endpoint: str | None = None
+    status: str = "online"
+
+
 class ClaimedTask(BaseModel):
     """The API's answer to an accepted `started` report: all a runner needs."""
 
@@ -54,6 +63,7 @@ class ClaimedTask(BaseModel):
     params: dict[str, Any]
     timeout_s: float | None
     inputs: dict[str, Any]
+    instrument: InstrumentRef | None = None
 
 
 class RunnerHeartbeat(BaseModel):

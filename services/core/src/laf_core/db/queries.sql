@@ -70,7 +70,7 @@ FROM history h WHERE h.workflow_id = $1 ORDER BY h.id;
 SELECT laf_start_workflow($1, $2);
 
 -- name: claim_task
-SELECT task_id, workflow_id, name, executor, attempt, params, timeout_s, inputs
+SELECT task_id, workflow_id, name, executor, attempt, params, timeout_s, inputs, instrument
 FROM laf_claim_task($1, $2, $3);
 
 -- name: finish_task

@@ -234,7 +234,7 @@ $$;
 -- with the outputs of its dependencies, or no row when the claim is refused.
 CREATE FUNCTION laf_claim_task(p_task uuid, p_attempt int, p_runner text)
 RETURNS TABLE (task_id uuid, workflow_id uuid, name text, executor text, attempt int,
-               params jsonb, timeout_s double precision, inputs jsonb)
+               params jsonb, timeout_s double precision, inputs jsonb, instrument jsonb)
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM laf_set_context('runner:' || p_runner, 'claimed by runner');
@@ -245,11 +245,15 @@ BEGIN
             runner_id = p_runner
         WHERE t.id = p_task AND t.attempt = p_attempt AND t.status = 'queued'
           AND EXISTS (SELECT 1 FROM workflows w WHERE w.id = t.workflow_id AND w.status = 'running')
-        RETURNING t.id, t.workflow_id, t.name, t.executor, t.attempt, t.params, t.timeout_s, t.depends_on
+        RETURNING t.id, t.workflow_id, t.name, t.executor, t.attempt, t.params, t.timeout_s,
+                  t.depends_on, t.instrument
     )
     SELECT c.id, c.workflow_id, c.name, c.executor, c.attempt, c.params, c.timeout_s,
            (SELECT coalesce(jsonb_object_agg(d.name, coalesce(d.outputs, '{}'::jsonb)), '{}'::jsonb)
-            FROM tasks d WHERE d.workflow_id = c.workflow_id AND d.name = ANY (c.depends_on))
+            FROM tasks d WHERE d.workflow_id = c.workflow_id AND d.name = ANY (c.depends_on)),
+           (SELECT jsonb_build_object('id', i.id, 'kind', i.kind, 'endpoint', i.endpoint,
+                                      'status', i.status)
+            FROM instruments i WHERE i.id = c.instrument)
     FROM claimed c;
 END
 $$;
