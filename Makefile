@@ -1,5 +1,5 @@
 # The few commands the README names. Each one installs and starts what it needs.
-.PHONY: run test unit bench lint setup migrate
+.PHONY: run test unit bench lint setup migrate frontend frontend-test
 
 UV ?= uv
 PYTEST_ARGS ?=
@@ -9,11 +9,21 @@ setup:
 	@$(UV) sync --frozen --quiet
 
 ## run: LAF on this machine at http://127.0.0.1:8000 (Ctrl-C stops it)
-run: setup
+run: setup frontend
 	@$(UV) run --frozen python scripts/dev.py
 
+## frontend: build frontend/dist (npm ci when node_modules is missing; a build only when stale)
+frontend:
+	@bash scripts/build-frontend.sh
+
+## frontend-test: the frontend's unit tests (Vitest)
+frontend-test:
+	@if [ ! -d frontend/node_modules ] || [ frontend/package-lock.json -nt frontend/node_modules/.package-lock.json ]; then \
+		npm --prefix frontend ci --no-audit --no-fund --loglevel=error; fi
+	@npm --prefix frontend test --silent -- --run
+
 ## test: every test (unit, integration, end-to-end) against real PostgreSQL and RabbitMQ
-test: setup
+test: setup frontend-test
 	@$(UV) run --frozen pytest $(PYTEST_ARGS)
 
 ## unit: only the tests that need no servers

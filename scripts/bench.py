@@ -28,8 +28,8 @@ import asyncpg
 import httpx
 
 from laf_core.db.pool import create_pool
-from laf_core.devstack import Stack
 from laf_core.testing import infra
+from laf_core.testing.factories import chain, ten_task_dag
 
 FINAL = {"succeeded", "failed", "cancelled"}
 
@@ -45,32 +45,6 @@ def at(value: str) -> datetime:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def chain(length: int) -> dict:
-    tasks = [
-        {"name": f"s{i:04d}", "executor": "noop", "depends_on": [f"s{i - 1:04d}"] if i else []}
-        for i in range(length)
-    ]
-    return {"name": f"chain {length}", "tasks": tasks}
-
-
-def ten_task_dag(n: int) -> dict:
-    """a -> b,c,d -> e -> f,g,h -> i -> j."""
-    shape = {
-        "a": [],
-        "b": ["a"],
-        "c": ["a"],
-        "d": ["a"],
-        "e": ["b", "c", "d"],
-        "f": ["e"],
-        "g": ["e"],
-        "h": ["e"],
-        "i": ["f", "g", "h"],
-        "j": ["i"],
-    }
-    tasks = [{"name": k, "executor": "noop", "depends_on": v} for k, v in shape.items()]
-    return {"name": f"bench dag {n}", "labels": {"bench": "throughput"}, "tasks": tasks}
 
 
 async def wait_all(
@@ -94,7 +68,8 @@ async def measure(
 ) -> None:
     # Warm-up: connections, prepared statements, imports.
     warm = [
-        (await api.post("/api/workflows", json=ten_task_dag(-1))).json()["id"] for _ in range(3)
+        (await api.post("/api/workflows", json=ten_task_dag("bench warm-up"))).json()["id"]
+        for _ in range(3)
     ]
     await wait_all(api, db, warm, 60)
 
@@ -114,7 +89,7 @@ async def measure(
 
     firsts = []
     for _ in range(singles):
-        created = (await api.post("/api/workflows", json=ten_task_dag(0))).json()
+        created = (await api.post("/api/workflows", json=ten_task_dag("bench single"))).json()
         workflow = (await wait_all(api, db, [created["id"]], 30))[0]
         root = workflow["tasks"][0]
         firsts.append((at(root["started_at"]) - at(workflow["created_at"])).total_seconds() * 1000)
@@ -123,7 +98,9 @@ async def measure(
     ids = []
 
     async def submit(n: int) -> None:
-        response = await api.post("/api/workflows", json=ten_task_dag(n))
+        response = await api.post(
+            "/api/workflows", json=ten_task_dag(f"bench dag {n}", labels={"bench": "throughput"})
+        )
         response.raise_for_status()
         ids.append(response.json()["id"])
 
@@ -154,35 +131,20 @@ def _cores() -> int:
 
 async def main_async(args: argparse.Namespace) -> None:
     template = await infra.create_template()
-    database = await infra.create_database(template)
-    vhost, amqp_url = infra.create_vhost()
-    stack = Stack(
-        env={
-            "LAF_DATABASE_URL": infra.database_url(database),
-            "LAF_AMQP_URL": amqp_url,
-            "LAF_DEV_MODE": "1",
-            "LAF_LOG_LEVEL": "WARNING",
-            "LAF_LOG_JSON": "1",
-            "LAF_RUNNER_CONCURRENCY": str(args.runner_concurrency),
-        },
-        log_dir=Path(tempfile.mkdtemp(prefix="laf-bench-")),
-    )
+    log_dir = Path(tempfile.mkdtemp(prefix="laf-bench-"))
+    settings = {"LAF_LOG_LEVEL": "WARNING", "LAF_RUNNER_CONCURRENCY": str(args.runner_concurrency)}
     try:
-        stack.start_all()
-        for extra in range(1, args.runners):
-            stack.start("runner", name=f"runner-{extra}")
-        await asyncio.to_thread(stack.wait_ready, 60)
-        limits = httpx.Limits(max_connections=32)
-        async with httpx.AsyncClient(base_url=stack.api_url, timeout=60, limits=limits) as api:
-            db = await create_pool(infra.database_url(database), max_size=2)
-            try:
-                await measure(api, db, args.chain, args.workflows, args.singles)
-            finally:
-                await db.close()
+        async with infra.running_stack(template, log_dir, **settings) as stack:
+            extra = [stack.start("runner", name=f"runner-{n}").name for n in range(1, args.runners)]
+            await asyncio.to_thread(stack.wait_ready, 60, extra)
+            limits = httpx.Limits(max_connections=32)
+            async with httpx.AsyncClient(base_url=stack.api_url, timeout=60, limits=limits) as api:
+                db = await create_pool(infra.database_url(stack.database), max_size=2)
+                try:
+                    await measure(api, db, args.chain, args.workflows, args.singles)
+                finally:
+                    await db.close()
     finally:
-        stack.stop_all()
-        infra.delete_vhost(vhost)
-        await infra.drop_database(database)
         await infra.drop_database(template)
 
 

@@ -21,6 +21,7 @@ from laf_core.settings import DEV_WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "examples" / "assay-demo.json"
+LAB = ROOT / "examples" / "lab.json"
 
 
 def say(message: str) -> None:
@@ -40,7 +41,9 @@ def main() -> None:
             "LAF_AMQP_URL": os.environ.get("LAF_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
             "LAF_WEBHOOK_SECRET": os.environ.get("LAF_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET),
             "LAF_DEV_MODE": os.environ.get("LAF_DEV_MODE", "1"),
-            "LAF_API_FRONTEND_DIR": os.environ.get("LAF_API_FRONTEND_DIR", str(ROOT / "frontend")),
+            "LAF_API_FRONTEND_DIR": os.environ.get(
+                "LAF_API_FRONTEND_DIR", str(ROOT / "frontend" / "dist")
+            ),
             "LAF_LOG_JSON": "1",
         },
         log_dir=ROOT / ".run" / "logs",
@@ -64,6 +67,7 @@ def main() -> None:
         stack.start_all()
         stack.wait_ready(timeout=60)
         say(f"services ready: {', '.join(stack.processes)} (logs in {stack.log_dir})")
+        seed_lab(stack.api_url)
         workflow_id = submit_demo(stack.api_url)
         say("")
         say(f"  LAF is running at  {stack.api_url}/")
@@ -84,6 +88,18 @@ def main() -> None:
         say("stopping LAF …")
         stack.stop_all()
         say("stopped.")
+
+
+def seed_lab(api_url: str) -> None:
+    """Register the demo lab (examples/lab.json); an existing instrument is updated to match."""
+    for instrument in json.loads(LAB.read_text()):
+        response = httpx.post(f"{api_url}/api/instruments", json=instrument, timeout=10)
+        if response.status_code == 409:
+            fields = {k: v for k, v in instrument.items() if k not in ("id", "kind")}
+            response = httpx.patch(
+                f"{api_url}/api/instruments/{instrument['id']}", json=fields, timeout=10
+            )
+        response.raise_for_status()
 
 
 def submit_demo(api_url: str) -> str:

@@ -6,9 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from laf_core.devstack import Stack
 from laf_core.testing import infra
-from laf_core.testing.plugin import TEST_SECRET
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 FINAL = {"succeeded", "failed", "cancelled"}
@@ -22,27 +20,9 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="module")
 async def stack(pg_template, request):
-    database = await infra.create_database(pg_template)
-    vhost, amqp_url = infra.create_vhost()
-    stack = Stack(
-        env={
-            "LAF_DATABASE_URL": infra.database_url(database),
-            "LAF_AMQP_URL": amqp_url,
-            "LAF_WEBHOOK_SECRET": TEST_SECRET,
-            "LAF_DEV_MODE": "1",
-            "LAF_LOG_JSON": "1",
-            "LAF_COORDINATOR_SWEEP_S": "0.5",
-        },
-        log_dir=ARTIFACTS / request.module.__name__.rsplit(".", 1)[-1],
-    )
-    try:
-        stack.start_all()
-        await asyncio.to_thread(stack.wait_ready, 60)
+    log_dir = ARTIFACTS / request.module.__name__.rsplit(".", 1)[-1]
+    async with infra.running_stack(pg_template, log_dir, LAF_COORDINATOR_SWEEP_S="0.5") as stack:
         yield stack
-    finally:
-        stack.stop_all()
-        infra.delete_vhost(vhost)
-        await infra.drop_database(database)
 
 
 @pytest.fixture

@@ -4,24 +4,12 @@ import json
 import time
 import uuid
 
-import httpx
 import pytest
 
-from laf_api.app import create_app
 from laf_core import signing
 from laf_core.db.queries import Q
-from laf_core.settings import ApiSettings
 from laf_core.testing.factories import diamond, task, workflow
 from laf_core.testing.plugin import TEST_SECRET
-
-
-@pytest.fixture
-async def client(db, common_settings):
-    app = create_app(common_settings, ApiSettings())
-    app.state.pool = db  # the lifespan is not run in-process; hand it the test's pool
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://laf") as client:
-        yield client
 
 
 def signed(payload: dict, secret: str = TEST_SECRET, now: float | None = None):
@@ -77,7 +65,7 @@ async def test_submit_returns_the_workflow_with_its_tasks(client):
         ),
         (workflow(task("a", executor="teleport")), "task 'a': unknown executor 'teleport'"),
         (workflow(), "a workflow needs at least one task"),
-        (workflow(task("a", instrument="balance-99")), "unknown instrument 'balance-99'"),
+        (workflow(task("a", instrument="balance-99")), "task 'a': unknown instrument 'balance-99'"),
         ({"tasks": []}, "Field required"),
     ],
 )

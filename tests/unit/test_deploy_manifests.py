@@ -31,6 +31,8 @@ SECRET_NAME = "laf-secrets"
 # Settings that carry credentials: only ever from a Secret.
 SECRET_SETTINGS = {"LAF_WEBHOOK_SECRET", "LAF_DATABASE_URL", "LAF_AMQP_URL"}
 PART_OF = "laf"
+# Holds no secret by design (the simulated lab), so reads no common settings.
+WITHOUT_SECRETS = {"laf-simlab"}
 
 Doc = dict[str, Any]
 
@@ -269,6 +271,9 @@ def test_configmaps_hold_strings_and_no_secrets(doc: Doc) -> None:
 @pytest.mark.parametrize(("workload", "container"), CONTAINERS)
 def test_secrets_come_from_the_secret(workload: Doc, container: Doc) -> None:
     env = {item["name"]: item for item in container.get("env", [])}
+    if container["command"][0] in WITHOUT_SECRETS:
+        assert not SECRET_SETTINGS & set(env) and not container.get("envFrom")
+        return
     # CommonSettings refuses to start on the built-in secret outside dev mode.
     assert "LAF_WEBHOOK_SECRET" in env
     for name in SECRET_SETTINGS & set(env):
@@ -299,6 +304,9 @@ def test_container_environment_parses_as_settings(
         monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    if container["command"][0] in WITHOUT_SECRETS:
+        laf_settings.SimlabSettings()
+        return
     for cls in SETTINGS_CLASSES:
         cls()  # raises on a malformed value, or on the built-in secret outside dev mode
 
@@ -353,6 +361,10 @@ def test_probes_hit_the_port_the_process_listens_on(workload: Doc, container: Do
     if container["command"][0] == "laf-api":
         listens = int(
             env.get("LAF_API_PORT", laf_settings.ApiSettings.model_fields["port"].default)
+        )
+    elif container["command"][0] == "laf-simlab":  # serves its probes on its own port
+        listens = int(
+            env.get("LAF_SIMLAB_PORT", laf_settings.SimlabSettings.model_fields["port"].default)
         )
     else:
         listens = int(env.get("LAF_HEALTH_PORT", "0"))

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from laf_api.live import LiveEvents
-from laf_api.routes import events, meta, webhooks, workflows
+from laf_api.routes import admin, control, events, instruments, meta, webhooks, workflows
 from laf_core.contracts.workflow import EXECUTORS
 from laf_core.db.pool import create_pool_retrying
 from laf_core.errors import is_transient
@@ -108,6 +108,9 @@ def create_app(common: CommonSettings, settings: ApiSettings) -> FastAPI:
         return JSONResponse({"detail": "the database is unavailable; try again"}, status_code=503)
 
     app.include_router(workflows.router)
+    app.include_router(control.router)
+    app.include_router(admin.router)
+    app.include_router(instruments.router)
     app.include_router(webhooks.router)
     app.include_router(events.router)
     app.include_router(meta.router)

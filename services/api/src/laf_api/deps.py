@@ -30,7 +30,14 @@ def metrics(request: Request) -> Metrics:
     return request.app.state.metrics  # type: ignore[no-any-return]
 
 
+def actor(request: Request) -> str:
+    """Who acts, for the audit trail: `user:<X-LAF-User>` (no authentication yet; see README)."""
+    name = request.headers.get("x-laf-user", "").strip()[:100] or "anonymous"
+    return f"user:{name}"
+
+
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
 Common = Annotated[CommonSettings, Depends(common)]
 Settings = Annotated[ApiSettings, Depends(api_settings)]
 AppMetrics = Annotated[Metrics, Depends(metrics)]
+Actor = Annotated[str, Depends(actor)]

@@ -10,15 +10,13 @@ reconnects re-reads state rather than replaying the stream.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from typing import Any
 
-from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 from laf_core import broker, topology
-from laf_core.backoff import delays
 
 log = logging.getLogger(__name__)
 CLIENT_BUFFER = 1000
@@ -64,31 +62,19 @@ class LiveEvents:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep a fan-out queue consumed until `stop`, reconnecting after failures."""
-        backoff = delays(0.5, 10.0)
-        while not stop.is_set():
-            try:
-                connection = await broker.connect(self.amqp_url, stop)
-            except Exception as exc:
-                log.warning("live fan-out: cannot connect (%s)", exc)
-                await asyncio.sleep(next(backoff))
-                continue
-            try:
-                channel = await connection.channel()
-                await broker.declare_topology(channel)
-                exchange = await channel.get_exchange(topology.EVENTS_EXCHANGE)
-                queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-                await queue.bind(exchange, "#")
+        await broker.keep_session(self.amqp_url, stop, self._subscribe, self._state, "live fan-out")
 
-                async def on_message(message: AbstractIncomingMessage) -> None:
-                    self._dispatch(message)
+    async def _subscribe(self, connection: AbstractConnection) -> None:
+        channel = await connection.channel()
+        await broker.declare_topology(channel)
+        exchange = await channel.get_exchange(topology.EVENTS_EXCHANGE)
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(exchange, "#")
 
-                await queue.consume(on_message, no_ack=True)
-                self.connected = True
-                await stop.wait()
-            except Exception as exc:
-                log.warning("live fan-out lost (%s); reconnecting", exc)
-                await asyncio.sleep(next(backoff))
-            finally:
-                self.connected = False
-                with contextlib.suppress(Exception):
-                    await connection.close()
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            self._dispatch(message)
+
+        await queue.consume(on_message, no_ack=True)
+
+    def _state(self, connected: bool) -> None:
+        self.connected = connected

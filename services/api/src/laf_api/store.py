@@ -11,15 +11,62 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 
 from laf_api.schemas import AttemptOut, HistoryEntry, Progress, TaskOut, WorkflowOut
-from laf_core.contracts.workflow import WorkflowSpec
+from laf_core.contracts.workflow import OPERATOR_EXECUTORS, WorkflowSpec
 from laf_core.dag import dependents_of
 from laf_core.db.queries import Q
 
 
-class UnknownInstrument(ValueError):
-    pass
+class InvalidForInstrument(ValueError):
+    """A task names an unknown instrument or its params break the instrument's schema."""
+
+
+def check_instrument_params(spec: WorkflowSpec, instruments: dict[str, dict[str, Any]]) -> None:
+    """Raise InvalidForInstrument naming the task and the field. Pure, for the submit path."""
+    for task in spec.tasks:
+        if not task.instrument:
+            continue
+        schema = instruments.get(task.instrument)
+        if schema is None:
+            raise InvalidForInstrument(
+                f"task '{task.name}': unknown instrument '{task.instrument}'"
+            )
+        error = best_match(Draft202012Validator(schema).iter_errors(task.params))
+        if error is not None:
+            field = ".".join(str(p) for p in error.absolute_path)
+            where = f"params.{field}" if field else "params"
+            raise InvalidForInstrument(
+                f"task '{task.name}': {where}: {error.message} (instrument '{task.instrument}')"
+            )
+
+
+def unserved_executor(spec: WorkflowSpec, live_runners: int, served: set[str]) -> str | None:
+    """Why the workflow cannot run on the runners heard from lately, or None. Pure.
+
+    A task whose executor no live runner serves would stay queued forever (say,
+    `kubernetes` where no cluster is configured), so it is refused at submit. With
+    no live runner at all the runners are down, not misconfigured: the work is
+    accepted and waits in its queues. Operator executors (`manual`) need no runner.
+    """
+    if live_runners == 0:
+        return None
+    for task in spec.tasks:
+        if task.executor not in OPERATOR_EXECUTORS and task.executor not in served:
+            return (
+                f"task '{task.name}': no runner serves the '{task.executor}' executor "
+                f"(the runners heard from lately serve {', '.join(sorted(served)) or 'nothing'})"
+            )
+    return None
+
+
+async def check_executors_served(
+    conn: asyncpg.Connection, spec: WorkflowSpec, liveness_s: float
+) -> str | None:
+    row = await conn.fetchrow(Q.served_executors, liveness_s)
+    return unserved_executor(spec, row["runners"], set(row["executors"]))
 
 
 def document_sha256(document: dict[str, Any]) -> str:
@@ -42,10 +89,8 @@ async def create_workflow(
     retries = [task.effective_retry() for task in spec.tasks]
     async with conn.transaction():
         if instruments:
-            known = {r["id"] for r in await conn.fetch(Q.instrument_ids, instruments)}
-            missing = [name for name in instruments if name not in known]
-            if missing:
-                raise UnknownInstrument(missing[0])
+            rows = await conn.fetch(Q.instrument_schemas, instruments)
+            check_instrument_params(spec, {r["id"]: r["parameters_schema"] for r in rows})
         await conn.execute(Q.set_context, actor, "submitted")
         inserted = await conn.fetchval(
             Q.insert_workflow,

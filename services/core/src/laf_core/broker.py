@@ -1,7 +1,10 @@
 """RabbitMQ access shared by every service (aio-pika).
 
-- `connect` retries with backoff until the broker answers, then reconnects by
-  itself (robust connection); services report not-ready meanwhile.
+- `keep_session` owns the connection: it connects (retrying with backoff),
+  lets the service declare and consume, and when the connection drops
+  (a broker restart, a network cut) starts the whole session over. We do not
+  rely on aio-pika's robust reconnection: measured here, it did not restore
+  consumers after a forced close.
 - `declare_topology` declares the exchanges and durable queues of topology.py.
 - `consume` acks only after the handler returned (its transaction committed),
   maps PermanentError to the dead-letter exchange with the reason, retries
@@ -11,15 +14,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 import aio_pika
 from aio_pika.abc import (
     AbstractChannel,
+    AbstractConnection,
     AbstractIncomingMessage,
     AbstractQueue,
-    AbstractRobustConnection,
 )
 from pydantic import ValidationError
 
@@ -28,23 +32,60 @@ from laf_core.backoff import delays
 from laf_core.contracts.events import Envelope
 from laf_core.errors import PermanentError, is_transient
 from laf_core.metrics import Metrics
+from laf_core.service import wait_any
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope, AbstractIncomingMessage], Awaitable[None]]
 
 
-async def connect(url: str, stop: asyncio.Event | None = None) -> AbstractRobustConnection:
-    """Connect, retrying with backoff while the broker is down."""
-    for delay in delays(0.2, 5.0):
+async def keep_session(
+    url: str,
+    stop: asyncio.Event,
+    on_connect: Callable[[AbstractConnection], Awaitable[None]],
+    on_state: Callable[[bool], None] = lambda _: None,
+    name: str = "broker",
+) -> None:
+    """Hold a broker session until `stop`: connect, `on_connect(connection)` (declare,
+    consume), wait; when the connection drops or `on_connect` fails, start over after
+    a backoff. `on_state(True/False)` tells the service whether it is connected."""
+    backoff = delays(0.2, 5.0)
+    while not stop.is_set():
+        lost = asyncio.Event()
         try:
-            return await aio_pika.connect_robust(url, timeout=10)
-        except (TimeoutError, OSError, ConnectionError, aio_pika.exceptions.AMQPError) as exc:
-            log.warning("RabbitMQ not reachable (%s); retrying in %.1fs", exc, delay)
-            if stop is not None and stop.is_set():
-                raise
-            await asyncio.sleep(delay)
-    raise AssertionError("unreachable")
+            connection = await aio_pika.connect(url, timeout=10)
+        except (TimeoutError, OSError, aio_pika.exceptions.AMQPError) as exc:
+            delay = next(backoff)
+            log.warning("%s: RabbitMQ not reachable (%s); retrying in %.1fs", name, exc, delay)
+            await _sleep_unless(stop, delay)
+            continue
+        connection.close_callbacks.add(lambda *_, lost=lost: lost.set())
+        try:
+            await on_connect(connection)
+            on_state(True)
+            backoff = delays(0.2, 5.0)
+            await wait_any(stop, lost)
+            if lost.is_set() and not stop.is_set():
+                log.warning("%s: lost the RabbitMQ connection; reconnecting", name)
+        except Exception as exc:
+            delay = next(backoff)
+            log.warning(
+                "%s: broker session failed (%s: %s); retrying in %.1fs",
+                name,
+                type(exc).__name__,
+                exc,
+                delay,
+            )
+            await _sleep_unless(stop, delay)
+        finally:
+            on_state(False)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(connection.close(), 5)
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
 
 
 async def declare_topology(channel: AbstractChannel) -> None:
@@ -114,6 +155,8 @@ async def consume(
                 return
             except Exception as exc:
                 if is_transient(exc):
+                    if channel.is_closed:
+                        return  # the session is gone; the broker redelivers it to the next one
                     metrics.inc("handler_retries")
                     log.warning(
                         "%s: transient failure (%s); retrying in %.1fs", queue_name, exc, delay

@@ -48,11 +48,17 @@ class Stack:
     env: dict[str, str]
     log_dir: Path
     api_port: int = field(default_factory=free_port)
+    simlab_port: int = field(default_factory=free_port)
     processes: dict[str, Process] = field(default_factory=dict)
 
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def simlab_url(self) -> str:
+        """The simulated lab (`start("simlab")`), which serves no LAF settings but its own."""
+        return f"http://127.0.0.1:{self.simlab_port}"
 
     def start(self, service: str, name: str | None = None, **extra_env: str) -> Process:
         name = name or service
@@ -60,6 +66,9 @@ class Stack:
         if service == "api":
             env.update(LAF_API_PORT=str(self.api_port), LAF_API_HOST="127.0.0.1")
             health_url = f"{self.api_url}/readyz"
+        elif service == "simlab":
+            env.update(LAF_SIMLAB_PORT=str(self.simlab_port), LAF_SIMLAB_HOST="127.0.0.1")
+            health_url = f"{self.simlab_url}/readyz"
         else:
             port = free_port()
             env["LAF_HEALTH_PORT"] = str(port)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from laf_core.contracts.workflow import EXECUTORS
+from laf_core.contracts.workflow import RUNNER_EXECUTORS
 
 EVENTS_EXCHANGE = "laf.events"
 DEAD_EXCHANGE = "laf.dead"
@@ -49,7 +49,7 @@ COORDINATOR = DurableQueue(
 )
 
 
-def runner_queues(executors: tuple[str, ...] = EXECUTORS) -> list[DurableQueue]:
+def runner_queues(executors: tuple[str, ...] = RUNNER_EXECUTORS) -> list[DurableQueue]:
     return [DurableQueue(runner_queue(e), (task_key("queued", e),), _quorum()) for e in executors]
 
 

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 import aio_pika
@@ -91,29 +92,30 @@ class Relay:
                 backoff = delays(0.2, 5.0)
 
     async def _session(self, stop: asyncio.Event) -> None:
-        pool = await create_pool(self.common.database_url, min_size=1, max_size=2)
-        listen = await connect(self.common.database_url)
-        amqp = await broker.connect(self.common.amqp_url, stop)
-        try:
+        async with contextlib.AsyncExitStack() as resources:
+            pool = await create_pool(self.common.database_url, min_size=1, max_size=2)
+            resources.push_async_callback(_close_quietly, pool.close())
+            listen = await connect(self.common.database_url)
+            resources.push_async_callback(_close_quietly, listen.close())
+            amqp = await aio_pika.connect(self.common.amqp_url, timeout=10)
+            resources.push_async_callback(_close_quietly, amqp.close())
             await listen.add_listener(CHANNEL, self._ring)
             channel = await amqp.channel(publisher_confirms=True, on_return_raises=True)
             await broker.declare_topology(channel)
             exchange = await channel.get_exchange(topology.EVENTS_EXCHANGE)
             self.ready = True
-            log.info("relay connected; draining the outbox")
-            while not stop.is_set():
-                self._wake.clear()
-                while await self.drain_once(pool, exchange) == self.settings.batch_size:
-                    pass
-                if listen.is_closed():
-                    raise ConnectionError("LISTEN connection lost")
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(wait_any(self._wake, stop), self.settings.poll_s)
-        finally:
-            self.ready = False
-            for closing in (listen.close(), pool.close(), amqp.close()):
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(closing, 5)
+            try:
+                log.info("relay connected; draining the outbox")
+                while not stop.is_set():
+                    self._wake.clear()
+                    while await self.drain_once(pool, exchange) == self.settings.batch_size:
+                        pass
+                    if listen.is_closed() or amqp.is_closed or not amqp.connected.is_set():
+                        raise ConnectionError("a connection was lost")
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(wait_any(self._wake, stop), self.settings.poll_s)
+            finally:
+                self.ready = False
 
     def _ring(self, *_: object) -> None:
         self._wake.set()
@@ -138,3 +140,8 @@ class Relay:
             await conn.execute(Q.outbox_delete, [row["id"] for row in rows])
         self.metrics.inc("events_published", len(rows))
         return len(rows)
+
+
+async def _close_quietly(closing: Awaitable[object]) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(closing, 5)

@@ -7,7 +7,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from laf_api.deps import AppMetrics, Common, Pool, Settings
 from laf_api.schemas import ReportResult, RunnerOut
-from laf_core import signing
+from laf_core import signing, task_tokens
 from laf_core.contracts.reports import (
     ClaimedTask,
     FailedReport,
@@ -22,7 +22,7 @@ router = APIRouter(tags=["webhooks"])
 _reports: TypeAdapter[TaskReport] = TypeAdapter(TaskReport)
 
 _SIGNED = {
-    401: {"description": "Signature missing, wrong or outside the replay window"},
+    401: {"description": "Signature (or task token) missing, wrong or outside the replay window"},
     409: {"description": "The report does not match the task's current attempt; nothing changed"},
     422: {"description": "Malformed report"},
 }
@@ -73,12 +73,29 @@ async def task_report(
     with the task and its inputs; `succeeded` / `failed` record the result and
     queue the dependents in the same transaction; `heartbeat` keeps a running
     attempt alive.
+
+    A Kubernetes Job's pod may report its own attempt instead, with the
+    per-attempt token it was given (`Authorization: Bearer <LAF_TASK_TOKEN>`)
+    in place of the signature; it cannot claim (`started`) nor speak for
+    another attempt.
     """
-    body = await _verified_body(request, common.webhook_secret, settings.signature_window_s)
+    token = task_tokens.bearer(request.headers.get("Authorization"))
+    if token is None:
+        body = await _verified_body(request, common.webhook_secret, settings.signature_window_s)
+    else:
+        body = await request.body()
     try:
         report = _reports.validate_json(body)
     except ValidationError as exc:
         raise _invalid(exc) from None
+    if token is not None:
+        if not task_tokens.token_matches(
+            common.webhook_secret, report.task_id, report.attempt, token
+        ):
+            raise HTTPException(401, "invalid task token for this task and attempt")
+        if isinstance(report, StartedReport):
+            raise HTTPException(403, "a task token reports on its attempt; it cannot claim one")
+    actor = f"pod:{report.runner_id}" if token is not None else f"runner:{report.runner_id}"
 
     async with pool.acquire() as conn:
         if isinstance(report, StartedReport):
@@ -100,7 +117,7 @@ async def task_report(
                 report.type,
                 report.outputs,
                 report.error if is_failure else None,
-                f"runner:{report.runner_id}",
+                actor,
             )
             if outcome != "stale":
                 metrics.inc(f"results_{outcome}")

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 
 from laf_api import store
-from laf_api.deps import AppMetrics, Pool
+from laf_api.deps import Actor, AppMetrics, Pool, Settings
 from laf_api.schemas import HistoryEntry, WorkflowOut, WorkflowPage
 from laf_core.contracts.workflow import WorkflowSpec
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/workflows", tags=["workflows"])
 STATUSES = ("pending", "running", "paused", "succeeded", "failed", "cancelled")
 
 
-def _parse_id(workflow_id: str) -> uuid.UUID:
+def parse_id(workflow_id: str) -> uuid.UUID:
     try:
         return uuid.UUID(workflow_id)
     except ValueError:
@@ -35,16 +35,21 @@ async def submit_workflow(
     pool: Pool,
     metrics: AppMetrics,
     response: Response,
+    actor: Actor,
+    settings: Settings,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> WorkflowOut:
     """Validate a workflow document and store it; the coordinator starts it."""
     async with pool.acquire() as conn:
+        unserved = await store.check_executors_served(conn, spec, settings.runner_liveness_s)
+        if unserved:
+            raise HTTPException(422, unserved)
         try:
             workflow_id, created = await store.create_workflow(
-                conn, spec, actor="user:anonymous", idempotency_key=idempotency_key
+                conn, spec, actor=actor, idempotency_key=idempotency_key
             )
-        except store.UnknownInstrument as exc:
-            raise HTTPException(422, f"unknown instrument '{exc}'") from None
+        except store.InvalidForInstrument as exc:
+            raise HTTPException(422, str(exc)) from None
         workflow = await store.get_workflow(conn, workflow_id)
     assert workflow is not None
     if created:
@@ -96,7 +101,7 @@ async def list_workflows(
 )
 async def get_workflow(workflow_id: str, pool: Pool) -> WorkflowOut:
     async with pool.acquire() as conn:
-        workflow = await store.get_workflow(conn, _parse_id(workflow_id))
+        workflow = await store.get_workflow(conn, parse_id(workflow_id))
     if workflow is None:
         raise HTTPException(404, f"no workflow with id '{workflow_id}'")
     return workflow
@@ -106,7 +111,7 @@ async def get_workflow(workflow_id: str, pool: Pool) -> WorkflowOut:
 async def get_history(workflow_id: str, pool: Pool) -> list[HistoryEntry]:
     """Every state change of the workflow and its tasks, oldest first: the audit trail."""
     async with pool.acquire() as conn:
-        history = await store.get_history(conn, _parse_id(workflow_id))
+        history = await store.get_history(conn, parse_id(workflow_id))
     if history is None:
         raise HTTPException(404, f"no workflow with id '{workflow_id}'")
     return history

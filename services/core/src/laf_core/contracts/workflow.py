@@ -11,12 +11,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from laf_core.contracts.job_params import kubernetes_params_problem
 from laf_core.dag import check_graph
 
 # The executors LAF implements today. A later executor joins this list when
 # it exists, so a document naming one LAF cannot run is refused at submit.
-Executor = Literal["noop", "python", "local"]
+Executor = Literal["noop", "python", "local", "manual", "http", "kubernetes"]
 EXECUTORS: tuple[str, ...] = Executor.__args__  # type: ignore[attr-defined]
+# Executors that LAF itself handles, with no runner: a manual step waits for an operator.
+OPERATOR_EXECUTORS: tuple[str, ...] = ("manual",)
+RUNNER_EXECUTORS: tuple[str, ...] = tuple(e for e in EXECUTORS if e not in OPERATOR_EXECUTORS)
 
 TaskName = Annotated[
     str,
@@ -57,13 +61,20 @@ class TaskSpec(BaseModel):
         problem = executor_params_problem(self.executor, self.params)
         if problem:
             raise ValueError(f"task '{self.name}': {problem}")
+        if self.executor == "http" and not self.instrument:
+            raise ValueError(
+                f"task '{self.name}': the http executor calls an instrument's service; "
+                "name the instrument in 'instrument'"
+            )
         return self
 
     def effective_retry(self) -> RetryPolicy:
-        """No automatic retry on an instrument (a sample may be consumed); 3 attempts otherwise."""
+        """No automatic retry for physical steps (on an instrument, or done by a person):
+        a sample may be consumed, so an operator decides. 3 attempts for compute tasks."""
         if self.retry is not None:
             return self.retry
-        return RetryPolicy(max_attempts=1 if self.instrument else 3)
+        physical = self.instrument is not None or self.executor in OPERATOR_EXECUTORS
+        return RetryPolicy(max_attempts=1 if physical else 3)
 
 
 def executor_params_problem(executor: str, params: dict[str, Any]) -> str | None:
@@ -87,8 +98,12 @@ def executor_params_problem(executor: str, params: dict[str, Any]) -> str | None
             return "params.env must map names to strings"
         if "cwd" in params and not isinstance(params["cwd"], str):
             return "params.cwd must be a string"
+    elif executor == "manual" and not isinstance(params.get("instructions", ""), str):
+        return "params.instructions must be text for the operator"
     elif executor == "noop" and not isinstance(params.get("outputs", {}), dict):
         return "params.outputs must be a JSON object"
+    elif executor == "kubernetes":
+        return kubernetes_params_problem(params)
     return None
 
 

@@ -106,14 +106,67 @@ ORDER BY created_at LIMIT 100;
 -- name: queue_due_retries
 SELECT laf_queue_due_retries($1);
 
--- name: queue_ready
-SELECT laf_queue_ready($1);
+-- name: fail_stuck
+-- $1 heartbeat timeout, $2 grace past timeout_s, $3 actor.
+SELECT laf_fail_stuck($1, $2, $3);
+
+-- name: grant_waiting
+-- Safety net: offer free slots of every instrument that has tasks waiting.
+SELECT laf_grant_slots(ARRAY(SELECT DISTINCT instrument FROM tasks WHERE status = 'waiting'));
+
+-- name: grant_instrument
+SELECT laf_grant_slots(ARRAY[$1::text]);
+
+-- name: cancel_workflow
+SELECT laf_cancel_workflow($1, $2, $3);
+
+-- name: pause_workflow
+SELECT laf_pause_workflow($1, $2, $3);
+
+-- name: resume_workflow
+SELECT laf_resume_workflow($1, $2, $3);
+
+-- name: retry_task
+SELECT laf_retry_task($1, $2, $3, $4);
+
+-- name: skip_task
+SELECT laf_skip_task($1, $2, $3, $4);
+
+-- name: complete_task
+SELECT laf_complete_task($1, $2, $3, $4, $5);
+
+-- name: insert_instrument
+INSERT INTO instruments (id, name, kind, capacity, status, endpoint, parameters_schema)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (id) DO NOTHING
+RETURNING id;
+
+-- name: update_instrument
+UPDATE instruments
+SET name = coalesce($2, name), capacity = coalesce($3, capacity), status = coalesce($4, status),
+    endpoint = CASE WHEN $5::boolean THEN $6 ELSE endpoint END,
+    parameters_schema = coalesce($7, parameters_schema), updated_at = clock_timestamp()
+WHERE id = $1
+RETURNING id;
+
+-- name: list_instruments
+SELECT id, name, kind, capacity, status, endpoint, parameters_schema, created_at, updated_at
+FROM instruments WHERE ($1::text IS NULL OR id = $1) ORDER BY id;
+
+-- name: instrument_tasks
+-- Tasks holding a slot (queued, running) and the queue in front of each instrument, in order.
+SELECT t.instrument, t.workflow_id, w.name AS workflow_name, t.id AS task_id, t.name AS task_name,
+       t.executor, t.status, t.attempt, t.ready_at, t.queued_at, t.started_at, w.status AS workflow_status
+FROM tasks t JOIN workflows w ON w.id = t.workflow_id
+WHERE t.instrument IS NOT NULL AND ($1::text IS NULL OR t.instrument = $1)
+  AND t.status IN ('waiting', 'queued', 'running')
+ORDER BY t.instrument, t.ready_at, t.id;
+
+-- name: instrument_schemas
+SELECT id, status, parameters_schema FROM instruments WHERE id = ANY ($1::text[]);
 
 -- name: next_retry_at
 SELECT min(retry_at) FROM tasks WHERE status = 'pending' AND retry_at IS NOT NULL;
-
--- name: instrument_ids
-SELECT id FROM instruments WHERE id = ANY ($1::text[]);
 
 -- name: outbox_batch
 -- The relay's batch: locked so parallel relays take disjoint rows.
@@ -123,3 +176,22 @@ FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED;
 
 -- name: outbox_delete
 DELETE FROM outbox WHERE id = ANY ($1::bigint[]);
+
+-- name: redispatch
+SELECT laf_redispatch($1, $2);
+
+-- name: insert_dead_letter
+INSERT INTO dead_letters (message_id, routing_key, queue, reason, headers, body)
+VALUES ($1, $2, $3, $4, $5, $6);
+
+-- name: list_dead_letters
+SELECT id, message_id, routing_key, queue, reason, headers, body, received_at
+FROM dead_letters ORDER BY id DESC LIMIT $1;
+
+-- name: served_executors
+-- What runners heard from in the last $1 seconds serve, and how many such runners there are.
+SELECT count(*) AS runners,
+       coalesce((SELECT array_agg(DISTINCT e ORDER BY e) FROM runners r2, unnest(r2.executors) e
+                 WHERE r2.heartbeat_at > clock_timestamp() - make_interval(secs => $1)),
+                '{}') AS executors
+FROM runners WHERE heartbeat_at > clock_timestamp() - make_interval(secs => $1);

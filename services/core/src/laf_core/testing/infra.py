@@ -7,16 +7,22 @@ one run never see messages of another.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import subprocess
 import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 
 from laf_core.db.migrate import apply
+from laf_core.devstack import Stack
 
 PG_SERVER = os.environ.get("LAF_TEST_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
 AMQP_SERVER = os.environ.get("LAF_TEST_AMQP_SERVER", "amqp://guest:guest@127.0.0.1:5672")
+TEST_SECRET = "laf-test-secret"
 
 
 async def _admin(sql: str) -> None:
@@ -62,3 +68,32 @@ def create_vhost() -> tuple[str, str]:
 
 def delete_vhost(name: str) -> None:
     _rabbitmqctl("delete_vhost", name)
+
+
+@contextlib.asynccontextmanager
+async def running_stack(template: str, log_dir: Path, **env: str) -> AsyncIterator[Stack]:
+    """The four services as processes on a fresh database (cloned from `template`) and
+    vhost; everything is stopped and dropped on exit. `env` adds or overrides settings."""
+    database = await create_database(template)
+    vhost, amqp_url = await asyncio.to_thread(create_vhost)
+    stack = Stack(
+        env={
+            "LAF_DATABASE_URL": database_url(database),
+            "LAF_AMQP_URL": amqp_url,
+            "LAF_WEBHOOK_SECRET": TEST_SECRET,
+            "LAF_DEV_MODE": "1",
+            "LAF_LOG_JSON": "1",
+            **env,
+        },
+        log_dir=log_dir,
+    )
+    stack.database = database  # type: ignore[attr-defined]
+    stack.vhost = vhost  # type: ignore[attr-defined]
+    try:
+        stack.start_all()
+        await asyncio.to_thread(stack.wait_ready, 60)
+        yield stack
+    finally:
+        stack.stop_all()
+        await asyncio.to_thread(delete_vhost, vhost)
+        await drop_database(database)

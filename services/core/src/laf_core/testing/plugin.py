@@ -11,8 +11,7 @@ import pytest
 from laf_core.db.pool import create_pool
 from laf_core.settings import CommonSettings
 from laf_core.testing import infra
-
-TEST_SECRET = "laf-test-secret"
+from laf_core.testing.infra import TEST_SECRET
 
 
 @pytest.fixture(scope="session")

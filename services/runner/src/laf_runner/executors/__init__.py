@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from laf_core.contracts.reports import ClaimedTask
+from laf_core.settings import RunnerSettings
 
 
 class TaskFailed(Exception):
@@ -27,14 +28,22 @@ class Context:
 Executor = Callable[[ClaimedTask, Context], Awaitable[dict[str, Any]]]
 
 
-def load(name: str) -> Executor:
-    """The executor called `name`; ValueError for one this runner does not have."""
-    from laf_runner.executors import local, noop, python
+def load(name: str, settings: RunnerSettings | None = None, webhook_secret: str = "") -> Executor:
+    """The executor called `name`; ValueError for one this runner does not have or cannot
+    run (`kubernetes` needs a cluster configured and the webhook secret for pod tokens)."""
+    from laf_runner.executors import http, local, noop, python
 
     executors: dict[str, Executor] = {"noop": noop.run, "python": python.run, "local": local.run}
+    if name == "http":
+        return http.HttpExecutor(settings or RunnerSettings())
+    if name == "kubernetes":
+        from laf_runner.executors import kubernetes
+
+        return kubernetes.load(settings or RunnerSettings(), webhook_secret)
     try:
         return executors[name]
     except KeyError:
         raise ValueError(
-            f"this runner has no executor '{name}' (it has {', '.join(executors)})"
+            f"this runner has no executor '{name}' "
+            f"(it has {', '.join([*executors, 'http', 'kubernetes'])})"
         ) from None

@@ -1,0 +1,54 @@
+// End-to-end scenarios in Debian's Chromium against a running LAF stack.
+//   LAF_E2E_BASE_URL   the API serving the built frontend (e.g. http://127.0.0.1:8000)
+//   LAF_E2E_ARTIFACTS  where screenshots go (default: ../test-artifacts/browser)
+// Usage: node e2e/run.mjs [scenario ...]   (default: all, in order)
+// Exits non-zero when a scenario fails or the page logs any console error.
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { openBrowser } from "./browser.mjs";
+import { scenarios } from "./scenarios.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const baseURL = process.env.LAF_E2E_BASE_URL;
+if (!baseURL) {
+  console.error("set LAF_E2E_BASE_URL to the LAF API that serves the frontend");
+  process.exit(2);
+}
+const artifacts = process.env.LAF_E2E_ARTIFACTS ?? path.resolve(here, "..", "..", "test-artifacts", "browser");
+const wanted = process.argv.slice(2);
+const chosen = wanted.length ? wanted : Object.keys(scenarios);
+for (const name of chosen) if (!scenarios[name]) {
+  console.error(`unknown scenario '${name}'; known: ${Object.keys(scenarios).join(", ")}`);
+  process.exit(2);
+}
+
+const browser = await openBrowser({ baseURL, artifacts });
+const state = { run: Date.now().toString(36) };
+let failed = 0;
+let passed = 0;
+try {
+  for (const name of chosen) {
+    const started = Date.now();
+    const page = await browser.page();
+    const before = browser.problems.length;
+    try {
+      await scenarios[name]({ page, browser, baseURL, state, log: (m) => console.log(`  ${name}: ${m}`) });
+      const problems = browser.problems.slice(before);
+      if (problems.length) throw new Error(`console errors:\n    ${problems.join("\n    ")}`);
+      passed++;
+      console.log(`ok   ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    } catch (err) {
+      failed++;
+      console.log(`FAIL ${name}: ${err?.stack ?? err}`);
+      try {
+        console.log(`     screenshot: ${await browser.shot(page, `FAILED-${name}`)}`);
+      } catch {
+        /* the page may be gone */
+      }
+    }
+  }
+} finally {
+  await browser.close();
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

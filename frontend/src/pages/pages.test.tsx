@@ -1,0 +1,161 @@
+import { act, render, screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { resetCapabilities } from "../api/capabilities";
+import { mockFetch } from "../test/fetchMock";
+import { chromatogramOutputs } from "../test/fixtures";
+import { Lab } from "./Lab";
+import { WorkflowList } from "./WorkflowList";
+import { WorkflowPage } from "./WorkflowPage";
+
+const T0 = "2026-11-26T10:00:00Z";
+const at = (s: number) => new Date(Date.parse(T0) + s * 1000).toISOString();
+
+function task(name: string, status: string, extra: Record<string, unknown> = {}) {
+  return {
+    id: `id-${name}`,
+    name,
+    executor: "noop",
+    instrument: null,
+    params: {},
+    depends_on: [],
+    status,
+    attempt: status === "pending" ? 0 : 1,
+    max_attempts: 3,
+    timeout_s: null,
+    retry_at: null,
+    outputs: null,
+    error: null,
+    runner_id: null,
+    queued_at: status === "pending" ? null : at(0),
+    started_at: status === "pending" ? null : at(0.1),
+    finished_at: status === "succeeded" ? at(1) : null,
+    heartbeat_at: null,
+    attempts: [],
+    ...extra,
+  };
+}
+
+function workflow(status: string, tasks: ReturnType<typeof task>[]) {
+  const unfinished = tasks.filter((t) => !["succeeded", "failed", "skipped", "cancelled"].includes(t.status)).length;
+  return {
+    id: "w1",
+    name: "chromatography",
+    description: "",
+    labels: { batch: "B-1" },
+    status,
+    created_by: "user:anonymous",
+    created_at: T0,
+    started_at: at(0),
+    finished_at: null,
+    progress: { total: tasks.length, unfinished, failed: 0 },
+    tasks,
+  };
+}
+
+beforeEach(() => resetCapabilities());
+afterEach(() => {
+  vi.unstubAllGlobals();
+  vi.useRealTimers();
+});
+
+describe("WorkflowPage", () => {
+  it("follows the workflow by polling when there is no event stream, without reloading", async () => {
+    let phase = 0;
+    const hplc = task("hplc", "succeeded", { outputs: chromatogramOutputs() });
+    mockFetch(({ url }) => {
+      if (url === "/api/workflows/w1")
+        return {
+          status: 200,
+          body:
+            phase === 0
+              ? workflow("running", [hplc, task("report", "running", { depends_on: ["hplc"] })])
+              : workflow("succeeded", [hplc, task("report", "succeeded", { depends_on: ["hplc"] })]),
+        };
+      if (url === "/api/workflows/w1/history")
+        return { status: 200, body: [{ id: 1, task_id: null, task_name: null, attempt: null, from_status: null, to_status: "pending", actor: "user:ann", reason: "submitted", at: T0 }] };
+      return undefined;
+    });
+    render(<WorkflowPage id="w1" task={null} />);
+    const report = await screen.findByRole("button", { name: /task report: running/ });
+    expect(report.getAttribute("data-status")).toBe("running");
+    expect(screen.getByText("polling (live stream unavailable)")).toBeTruthy();
+    expect(screen.getByRole("cell", { name: "submitted" })).toBeTruthy();
+    phase = 1;
+    await waitFor(() => expect(screen.getByRole("button", { name: /task report: succeeded/ })).toBeTruthy(), { timeout: 4000 });
+  });
+
+  it("shows a task's chart, and an operator action's refusal", async () => {
+    const user = userEvent.setup();
+    mockFetch(({ url, method }) => {
+      if (url === "/api/workflows/w1")
+        return { status: 200, body: workflow("running", [task("hplc", "succeeded", { outputs: chromatogramOutputs() }), task("wait", "running")]) };
+      if (url === "/api/workflows/w1/history") return { status: 200, body: [] };
+      if (method === "POST" && url === "/api/workflows/w1/pause") return { status: 409, body: { detail: "the workflow is already paused" } };
+      return undefined;
+    });
+    render(<WorkflowPage id="w1" task="hplc" />);
+    expect(await screen.findByRole("img", { name: /Chromatogram at 254 nm/ })).toBeTruthy();
+    await user.click(screen.getByRole("button", { name: "Pause" }));
+    const dialog = screen.getByRole("dialog", { name: "Pause workflow" });
+    await user.type(within(dialog).getByLabelText(/Reason/), "column change");
+    await user.click(within(dialog).getByRole("button", { name: "Pause workflow" }));
+    expect((await within(dialog).findByRole("alert")).textContent).toBe("Refused (HTTP 409): the workflow is already paused");
+  });
+});
+
+describe("WorkflowList", () => {
+  it("lists workflows with the filters of the hash", async () => {
+    const calls = mockFetch(({ url }) => (url.startsWith("/api/workflows?") ? { status: 200, body: { items: [workflow("running", [task("a", "succeeded"), task("b", "running")])], next_cursor: null } } : undefined));
+    render(<WorkflowList query={new URLSearchParams("status=running&q=chrom")} />);
+    const row = (await screen.findByRole("link", { name: "chromatography" })).closest("tr")!;
+    expect(within(row).getByText("running")).toBeTruthy();
+    expect(within(row).getByLabelText("1 of 2 tasks finished")).toBeTruthy();
+    expect(calls[0].url).toBe("/api/workflows?status=running&q=chrom&limit=50");
+    expect(screen.getByLabelText("Status")).toHaveProperty("value", "running");
+    expect(screen.getByLabelText("Search by name")).toHaveProperty("value", "chrom");
+  });
+
+  it("writes a changed filter into the hash", async () => {
+    const user = userEvent.setup();
+    mockFetch(({ url }) => (url.startsWith("/api/workflows?") ? { status: 200, body: { items: [], next_cursor: null } } : undefined));
+    render(<WorkflowList query={new URLSearchParams()} />);
+    expect(await screen.findByText(/No workflows yet/)).toBeTruthy();
+    await user.selectOptions(screen.getByLabelText("Status"), "failed");
+    expect(window.location.hash).toBe("#/workflows?status=failed");
+  });
+});
+
+describe("Lab", () => {
+  it("says so when the server has no instrument registry", async () => {
+    mockFetch(({ url }) => (url === "/openapi.json" ? { status: 200, body: { paths: {} } } : url === "/api/runners" ? { status: 200, body: [] } : undefined));
+    render(<Lab />);
+    expect(await screen.findByText(/No instruments registered/)).toBeTruthy();
+    expect(await screen.findByText("No runner has announced itself.")).toBeTruthy();
+  });
+
+  it("draws each instrument with its status, current task and queue", async () => {
+    const ref = (name: string, status: string) => ({ workflow_id: "w1", workflow_name: "assay", task_id: `t-${name}`, task_name: name, status, started_at: status === "running" ? T0 : null, queued_at: null, ready_at: T0 });
+    mockFetch(({ url }) => {
+      if (url === "/openapi.json") return { status: 200, body: { paths: { "/api/instruments": { get: {} } } } };
+      if (url === "/api/instruments")
+        return {
+          status: 200,
+          body: [
+            { id: "hplc-01", name: "HPLC", kind: "hplc", capacity: 1, status: "online", parameters_schema: {}, current: [ref("inject-1", "running")], queue: [ref("inject-2", "waiting"), ref("inject-3", "waiting")] },
+            { id: "ph-01", name: "pH meter", kind: "ph_meter", capacity: 1, status: "maintenance", parameters_schema: {}, current: [], queue: [] },
+          ],
+        };
+      if (url === "/api/runners") return { status: 200, body: [] };
+      return undefined;
+    });
+    render(<Lab />);
+    const hplc = (await screen.findByRole("heading", { name: "HPLC" })).closest("li")!;
+    expect(within(hplc).getByRole("link", { name: "inject-1 · assay" }).getAttribute("href")).toBe("#/workflows/w1?task=inject-1");
+    expect(within(hplc).getAllByRole("listitem").map((li) => li.textContent)).toEqual(expect.arrayContaining(["inject-2 · assay", "inject-3 · assay"]));
+    expect(within(hplc).getByText("busy 1/1")).toBeTruthy();
+    const ph = screen.getByRole("heading", { name: "pH meter" }).closest("li")!;
+    expect(within(ph).getByText("maintenance")).toBeTruthy();
+    await act(async () => {});
+  });
+});

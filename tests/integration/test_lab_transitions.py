@@ -1,0 +1,245 @@
+"""Instrument slots, pause, operator actions: the SQL transitions on a real PostgreSQL."""
+
+import asyncio
+
+from laf_core.db.queries import Q
+from laf_core.testing.factories import task, workflow
+from tests.integration.test_transitions import (
+    claim,
+    finish,
+    run_task,
+    status_of,
+    submit,
+    tasks_by_name,
+)
+
+
+async def add_instrument(db, instrument_id: str, capacity: int = 1, status: str = "online") -> None:
+    await db.execute(
+        "INSERT INTO instruments (id, name, kind, capacity, status) VALUES ($1, $1, 'test', $2, $3)",
+        instrument_id,
+        capacity,
+        status,
+    )
+
+
+async def holding(db, instrument_id: str) -> int:
+    return await db.fetchval(
+        "SELECT count(*) FROM tasks WHERE instrument = $1 AND status IN ('queued', 'running')",
+        instrument_id,
+    )
+
+
+async def test_slots_are_never_over_granted_under_concurrent_finishes(db):
+    await add_instrument(db, "hplc", capacity=2)
+    workflows = [
+        await submit(db, workflow(task("gate"), task("inject", "gate", instrument="hplc")))
+        for _ in range(12)
+    ]
+    for wf in workflows:
+        await db.fetchval(Q.start_workflow, wf, "coordinator")
+    gates = [(await tasks_by_name(db, wf))["gate"] for wf in workflows]
+    for gate in gates:
+        await claim(db, gate)
+    # Twelve gates finish at once; each makes its inject ready on the same instrument.
+    await asyncio.gather(*(finish(db, gate) for gate in gates))
+    assert await holding(db, "hplc") == 2
+    waiting = await db.fetchval(
+        "SELECT count(*) FROM tasks WHERE instrument = 'hplc' AND status = 'waiting'"
+    )
+    assert waiting == 10
+    # Draining the queue: each finish hands its slot to the next in line, never more than 2.
+    while True:
+        queued = await db.fetch(
+            "SELECT * FROM tasks WHERE instrument = 'hplc' AND status = 'queued'"
+        )
+        if not queued:
+            break
+        for row in queued:
+            await claim(db, row)
+        await asyncio.gather(*(finish(db, row) for row in queued))
+        assert await holding(db, "hplc") <= 2
+    assert {await status_of(db, wf) for wf in workflows} == {"succeeded"}
+
+
+async def test_first_come_first_served_across_workflows(db):
+    await add_instrument(db, "balance")
+    first = await submit(db, workflow(task("weigh", instrument="balance"), name="first"))
+    second = await submit(db, workflow(task("weigh", instrument="balance"), name="second"))
+    third = await submit(db, workflow(task("weigh", instrument="balance"), name="third"))
+    for wf in (first, second, third):
+        await db.fetchval(Q.start_workflow, wf, "coordinator")
+    order = []
+    for _ in range(3):
+        row = await db.fetchrow(
+            "SELECT * FROM tasks WHERE instrument = 'balance' AND status = 'queued'"
+        )
+        order.append(row["workflow_id"])
+        await claim(db, row)
+        await finish(db, row)
+    assert order == [first, second, third]
+
+
+async def test_an_offline_instrument_grants_nothing_until_online(db):
+    await add_instrument(db, "ph", status="offline")
+    wf = await submit(db, workflow(task("measure", instrument="ph")))
+    await db.fetchval(Q.start_workflow, wf, "coordinator")
+    assert (await tasks_by_name(db, wf))["measure"]["status"] == "waiting"
+    assert await db.fetchval(Q.grant_waiting) == 0
+    await db.execute("UPDATE instruments SET status = 'online' WHERE id = 'ph'")
+    assert await db.fetchval(Q.grant_waiting) == 1
+    measure = (await tasks_by_name(db, wf))["measure"]
+    assert (measure["status"], measure["attempt"]) == ("queued", 1)
+
+
+async def test_pause_takes_back_queued_attempts_and_resume_restores_them(db):
+    await add_instrument(db, "bath")
+    wf = await submit(db, workflow(task("a"), task("b", instrument="bath")))
+    await db.fetchval(Q.start_workflow, wf, "coordinator")
+    assert await db.fetchval(Q.pause_workflow, wf, "user:x", "break") == "ok"
+    t = await tasks_by_name(db, wf)
+    assert (t["a"]["status"], t["a"]["attempt"]) == ("pending", 0)
+    assert (t["b"]["status"], t["b"]["attempt"]) == ("waiting", 0)
+    assert await holding(db, "bath") == 0  # the slot went back
+    assert (
+        await claim(db, {"id": t["a"]["id"], "attempt": 1}) is None
+    )  # a stale message cannot start it
+    assert (
+        await db.fetchval(Q.pause_workflow, wf, "user:x", None)
+        == "refused: only a running workflow can be paused (it is paused)"
+    )
+    assert await db.fetchval(Q.resume_workflow, wf, "user:x", None) == "ok"
+    t = await tasks_by_name(db, wf)
+    assert (t["a"]["status"], t["a"]["attempt"], t["b"]["status"], t["b"]["attempt"]) == (
+        "queued",
+        1,
+        "queued",
+        1,
+    )
+
+
+async def test_retry_reopens_only_what_no_other_failure_still_blocks(db):
+    # d needs b and c; both fail. Retrying b alone must not reopen d (c still failed).
+    wf = await submit(
+        db,
+        workflow(
+            task("a"),
+            task("b", "a", retry={"max_attempts": 1}),
+            task("c", "a", retry={"max_attempts": 1}),
+            task("d", "b", "c"),
+            task("e", "b"),
+        ),
+    )
+    await db.fetchval(Q.start_workflow, wf, "coordinator")
+    await run_task(db, wf, "a")
+    await run_task(db, wf, "b", "failed", error="x")
+    await run_task(db, wf, "c", "failed", error="y")
+    assert await status_of(db, wf) == "failed"
+    assert await db.fetchval(Q.retry_task, wf, "b", "user:x", "fixed") == "ok"
+    t = await tasks_by_name(db, wf)
+    assert (t["b"]["status"], t["b"]["attempt"], t["b"]["max_attempts"]) == ("queued", 2, 2)
+    assert (t["d"]["status"], t["e"]["status"]) == ("skipped", "pending")
+    assert await status_of(db, wf) == "running"
+    await run_task(db, wf, "b")
+    await run_task(db, wf, "e")
+    assert await status_of(db, wf) == "failed"  # c is still failed
+    assert await db.fetchval(Q.skip_task, wf, "c", "user:x", "not needed") == "ok"
+    t = await tasks_by_name(db, wf)
+    assert (t["d"]["status"], t["d"]["deps_pending"]) == ("queued", 0)
+    await run_task(db, wf, "d")
+    row = await db.fetchrow(
+        "SELECT status, tasks_failed, tasks_unfinished FROM workflows WHERE id = $1", wf
+    )
+    assert tuple(row) == ("succeeded", 0, 0)
+
+
+async def test_skipping_a_pending_task_counts_it_done(db):
+    wf = await submit(db, workflow(task("a"), task("b", "a"), task("c", "b")))
+    await db.fetchval(Q.start_workflow, wf, "coordinator")
+    assert await db.fetchval(Q.skip_task, wf, "b", "user:x", "not needed today") == "ok"
+    await run_task(db, wf, "a")
+    t = await tasks_by_name(db, wf)
+    assert (t["b"]["status"], t["b"]["satisfied"], t["c"]["status"]) == ("skipped", True, "queued")
+    await run_task(db, wf, "c")
+    assert await status_of(db, wf) == "succeeded"
+
+
+async def test_a_manual_task_runs_without_a_runner_and_times_out_only_with_a_limit(db):
+    wf = await submit(
+        db,
+        workflow(task("sign", executor="manual", timeout_s=0.2), task("wait", executor="manual")),
+    )
+    await db.fetchval(Q.start_workflow, wf, "coordinator")
+    t = await tasks_by_name(db, wf)
+    assert (t["sign"]["status"], t["sign"]["runner_id"], t["wait"]["status"]) == (
+        "running",
+        "operator",
+        "running",
+    )
+    await asyncio.sleep(0.3)
+    assert await db.fetchval(Q.fail_stuck, 45.0, 30.0, "coordinator") == 1
+    t = await tasks_by_name(db, wf)
+    assert (t["sign"]["status"], t["sign"]["error"], t["wait"]["status"]) == (
+        "failed",
+        "timed out after 0.2s",
+        "running",
+    )
+    assert await db.fetchval(Q.complete_task, wf, "wait", {"ok": True}, "user:x", "checked") == "ok"
+    assert await status_of(db, wf) == "failed"
+
+
+async def test_cancel_ends_everything_and_frees_slots(db):
+    await add_instrument(db, "balance")
+    wf = await submit(db, workflow(task("weigh", instrument="balance"), task("after", "weigh")))
+    other = await submit(db, workflow(task("weigh", instrument="balance")))
+    for w in (wf, other):
+        await db.fetchval(Q.start_workflow, w, "coordinator")
+    await claim(db, (await tasks_by_name(db, wf))["weigh"])
+    assert await db.fetchval(Q.cancel_workflow, wf, "user:x", "wrong batch") == "ok"
+    t = await tasks_by_name(db, wf)
+    assert {n: r["status"] for n, r in t.items()} == {"weigh": "cancelled", "after": "cancelled"}
+    assert (await tasks_by_name(db, other))["weigh"]["status"] == "queued"  # got the freed slot
+    assert (
+        await db.fetchval(Q.cancel_workflow, wf, "user:x", "again")
+        == "refused: the workflow already ended (cancelled)"
+    )
+    assert (
+        await db.fetchval("SELECT status FROM task_attempts WHERE task_id = $1", t["weigh"]["id"])
+        == "cancelled"
+    )
+
+
+async def test_an_attempt_whose_runner_went_silent_is_failed_and_retried(db):
+    wf = await submit(db, workflow(task("a")))
+    await db.fetchval(Q.start_workflow, wf, "coordinator")
+    a = (await tasks_by_name(db, wf))["a"]
+    await claim(db, a)
+    assert await db.fetchval(Q.fail_stuck, 45.0, 30.0, "coordinator") == 0  # it just beat
+    await db.execute(
+        "UPDATE tasks SET heartbeat_at = now() - interval '1 minute' WHERE id = $1", a["id"]
+    )
+    assert await db.fetchval(Q.fail_stuck, 45.0, 30.0, "coordinator") == 1
+    a = (await tasks_by_name(db, wf))["a"]
+    assert (a["status"], a["attempt"]) == ("pending", 1)  # compute task: 3 attempts by default
+    assert a["error"] == "lost: runner r1 stopped reporting for 45s"
+    assert (
+        await finish(db, {"id": a["id"], "attempt": 1}) == "stale"
+    )  # a late result changes nothing
+
+
+async def test_a_queued_task_whose_message_is_gone_is_announced_again(db):
+    wf = await submit(db, workflow(task("a")))
+    await db.fetchval(Q.start_workflow, wf, "coordinator")
+    await db.execute("DELETE FROM outbox")
+    assert await db.fetchval(Q.redispatch, "noop", 60.0) == 0  # not stale yet
+    await db.execute(
+        "UPDATE tasks SET queued_at = now() - interval '2 minutes' WHERE workflow_id = $1", wf
+    )
+    assert await db.fetchval(Q.redispatch, "noop", 60.0) == 1
+    assert await db.fetchval(Q.redispatch, "noop", 60.0) == 0  # spaced: not again at once
+    event = await db.fetchrow("SELECT routing_key, attempt, data FROM outbox")
+    assert (event["routing_key"], event["attempt"], event["data"]["redispatched"]) == (
+        "task.queued.noop",
+        1,
+        True,
+    )
