@@ -20,7 +20,7 @@ from laf_core.devstack import Stack
 from laf_core.settings import DEV_WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / "examples" / "assay-demo.json"
+DEMO = ROOT / "examples" / "assay-simlab.json"  # runs on laf-simlab's instruments
 LAB = ROOT / "examples" / "lab.json"
 
 
@@ -48,6 +48,7 @@ def main() -> None:
         },
         log_dir=ROOT / ".run" / "logs",
         api_port=port,
+        simlab_port=int(os.environ.get("LAF_SIMLAB_PORT", "8100")),  # examples/lab.json's endpoints
     )
     stopping = False
 
@@ -65,6 +66,9 @@ def main() -> None:
             except httpx.HTTPError:
                 pass
         stack.start_all()
+        stack.start(
+            "simlab", LAF_SIMLAB_TIME_SCALE=os.environ.get("LAF_SIMLAB_TIME_SCALE", "0.005")
+        )
         stack.wait_ready(timeout=60)
         say(f"services ready: {', '.join(stack.processes)} (logs in {stack.log_dir})")
         seed_lab(stack.api_url)
@@ -117,8 +121,10 @@ def report_demo(stack: Stack, workflow_id: str, stopping: object) -> None:
         for task in workflow["tasks"]:
             if task["status"] in {"succeeded", "failed", "skipped"} and task["name"] not in shown:
                 shown.add(task["name"])
-                outputs = {
-                    k: v for k, v in (task["outputs"] or {}).items() if not k.endswith("_tail")
+                outputs = {  # the scalars; series and chromatograms are for the browser
+                    k: v
+                    for k, v in (task["outputs"] or {}).items()
+                    if not k.endswith("_tail") and not isinstance(v, list | dict)
                 }
                 say(f"  {task['name']:<16} {task['status']:<10} {json.dumps(outputs)[:90]}")
         if workflow["status"] in {"succeeded", "failed", "cancelled"}:

@@ -47,6 +47,8 @@ export async function openBrowser({ baseURL, artifacts }) {
     },
     async shot(page, name) {
       const file = path.join(artifacts, `${name}.png`);
+      // from the top, so sticky parts sit where a reader expects them
+      await page.evaluate(() => window.scrollTo(0, 0));
       await page.screenshot({ path: file, fullPage: true });
       return file;
     },

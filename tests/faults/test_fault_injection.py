@@ -303,7 +303,14 @@ async def test_no_workflow_is_lost_and_no_attempt_runs_twice_whatever_crashes(st
         )
         SUMMARIES.append(summary)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        (ARTIFACTS / "summary.txt").write_text(summary + "\n")
+        causes = collections.Counter(
+            (a["error"] or "").split(" (")[0][:80] for a in attempts if a["status"] == "failed"
+        )
+        (ARTIFACTS / "summary.txt").write_text(
+            summary
+            + "\n"
+            + "".join(f"  failed attempt: {n} x {cause}\n" for cause, n in causes.most_common())
+        )
         assert lost == 0 and duplicated == 0
     finally:
         feeding.cancel()

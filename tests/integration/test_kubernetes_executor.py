@@ -1,15 +1,12 @@
 """The `kubernetes` executor through the real kubernetes-asyncio client against kmock's emulator.
 
-kmock has no Job controller and no kubelet (DESIGN §9), so each test plays
-the cluster: it creates the Job's pod and patches the Job's and the pod's
-status through the emulator's API, which sends the watch events the executor
-follows. kmock also ignores label and field selectors (the executor filters
-what it receives), fills in no resourceVersion (the executor re-reads and
-re-watches), and reads `watch=true` only in lower case (`Emulator` below
-accepts the client's `watch=True`).
+kmock has no Job controller and no kubelet (tests/kmock_cluster.py): each test
+plays the cluster, creating the Job's pod and patching the Job's and the pod's
+status, which sends the watch events the executor follows.
 """
 
 import asyncio
+import inspect
 import uuid
 
 import kmock
@@ -21,44 +18,33 @@ from laf_core.task_tokens import task_token
 from laf_runner import k8s_spec
 from laf_runner.executors import Context, TaskFailed
 from laf_runner.executors.kubernetes import KubernetesExecutor, configuration_problem
+from tests.kmock_cluster import (
+    JOBS,
+    NS,
+    PODS,
+    Emulator,
+    add_pod,
+    requests,
+    serving_jobs_and_pods,
+    set_job_status,
+    set_pod_status,
+    write_kubeconfig,
+)
 
-NS = "laf-jobs"
 SECRET = "k8s-test-secret"
 CTX = Context(runner_id="runner-a", workdir="")
-JOBS = f"/apis/batch/v1/namespaces/{NS}/jobs"
-PODS = f"/api/v1/namespaces/{NS}/pods"
-
-
-class Emulator(kmock.KubernetesEmulator):
-    """kmock 0.8 reads only `watch=true`; kubernetes-asyncio sends `watch=True`."""
-
-    async def __call__(self, raw_request):
-        if raw_request.query.get("watch") == "True":
-            raw_request = raw_request.clone(rel_url=raw_request.rel_url.update_query(watch="true"))
-        return await super().__call__(raw_request)
 
 
 @pytest.fixture
 async def cluster():
     async with Emulator() as emulator, kmock.Server(emulator):
-        emulator.resources["batch/v1/jobs"] = kmock.ResourceInfo(kind="Job", namespaced=True)
-        emulator.resources["v1/pods"] = kmock.ResourceInfo(kind="Pod", namespaced=True)
+        serving_jobs_and_pods(emulator)
         yield emulator
 
 
 @pytest.fixture
 def kubeconfig(cluster, tmp_path):
-    path = tmp_path / "kubeconfig"
-    path.write_text(
-        f"""apiVersion: v1
-kind: Config
-clusters: [{{name: kmock, cluster: {{server: "{str(cluster.url).rstrip("/")}"}}}}]
-users: [{{name: tester, user: {{token: not-checked}}}}]
-contexts: [{{name: kmock, context: {{cluster: kmock, user: tester}}}}]
-current-context: kmock
-"""
-    )
-    return path
+    return write_kubeconfig(tmp_path / "kubeconfig", str(cluster.url))
 
 
 @pytest.fixture
@@ -96,10 +82,15 @@ def name_of(task: ClaimedTask) -> str:
 
 
 async def until(condition, timeout=5.0):
+    """Poll `condition` (sync or async) until it is truthy; fail at the deadline."""
     async with asyncio.timeout(timeout):
-        while not (result := await condition()):
+        while True:
+            result = condition()
+            if inspect.isawaitable(result):
+                result = await result
+            if result:
+                return result
             await asyncio.sleep(0.02)
-        return result
 
 
 async def job_exists(cluster, name):
@@ -108,30 +99,6 @@ async def job_exists(cluster, name):
         return await response.json() if response.status == 200 else None
 
     return await until(check)
-
-
-async def add_pod(cluster, job, state, phase="Running"):
-    """What the Job controller and the kubelet would do: a pod labelled with the Job's name."""
-    pod = f"{job}-x7k2p"
-    body = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": pod, "namespace": NS, "labels": {"job-name": job}},
-        "spec": {"containers": [{"name": "task", "image": "x"}]},
-        "status": {"phase": phase, "containerStatuses": [{"name": "task", "state": state}]},
-    }
-    response = await cluster.post(PODS, json=body)
-    assert response.status in (200, 201), await response.text()
-    return pod
-
-
-async def set_job_status(cluster, job, status):
-    response = await cluster.patch(f"{JOBS}/{job}/status", json={"status": status})
-    assert response.status == 200, await response.text()
-
-
-def requests(cluster, method, path_part):
-    return [r for r in cluster if r.method == method and path_part in str(r.url)]
 
 
 async def test_the_job_is_created_as_specified_and_followed_to_success(cluster, executor):
@@ -152,7 +119,7 @@ async def test_the_job_is_created_as_specified_and_followed_to_success(cluster, 
     pod = await add_pod(cluster, name_of(task), {"running": {}})
     await asyncio.sleep(0.05)
     assert not run.done()
-    await add_pod_status(cluster, pod, {"terminated": {"exitCode": 0, "reason": "Completed"}})
+    await set_pod_status(cluster, pod, {"terminated": {"exitCode": 0, "reason": "Completed"}})
     await set_job_status(
         cluster,
         name_of(task),
@@ -167,12 +134,6 @@ async def test_the_job_is_created_as_specified_and_followed_to_success(cluster, 
         "stdout_tail": "injecting\nintegrated 3 peaks\n",
     }
     assert not requests(cluster, "DELETE", name_of(task))  # its TTL cleans it up
-
-
-async def add_pod_status(cluster, pod, state, phase="Succeeded"):
-    status = {"phase": phase, "containerStatuses": [{"name": "task", "state": state}]}
-    response = await cluster.patch(f"{PODS}/{pod}/status", json={"status": status})
-    assert response.status == 200, await response.text()
 
 
 async def test_a_non_zero_exit_fails_with_the_code_and_the_last_log_line(cluster, executor):
@@ -250,7 +211,7 @@ async def test_a_job_that_exists_for_the_attempt_is_followed_not_created_again(c
     manifest = k8s_spec.build_job(task, executor.defaults, CTX.runner_id, "token")
     assert (await cluster.post(JOBS, json=manifest)).status in (200, 201)
     run = asyncio.create_task(executor(task, CTX))
-    await until(lambda: _async(len(requests(cluster, "GET", f"{JOBS}?")) > 0))  # watching
+    await until(lambda: requests(cluster, "GET", f"{JOBS}?"))  # watching
     conflicts = [r for r in requests(cluster, "POST", JOBS)]
     assert len(conflicts) == 2  # ours above, then the executor's: a 409
     await set_job_status(cluster, name_of(task), {"succeeded": 1})
@@ -315,13 +276,9 @@ async def test_a_dropped_watch_stream_is_resumed(cluster, executor, drop):
     def watches():
         return [r for r in requests(cluster, "GET", JOBS) if r.params.get("watch") == "true"]
 
-    await until(lambda: _async(len(watches()) >= 2))
+    await until(lambda: len(watches()) >= 2)
     await set_job_status(cluster, job, {"succeeded": 1})
     assert (await asyncio.wait_for(run, 10))["job"] == job
-
-
-async def _async(value):
-    return value
 
 
 def test_without_a_cluster_the_executor_is_not_configured(tmp_path, monkeypatch):

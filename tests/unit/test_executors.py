@@ -137,3 +137,47 @@ async def _gone(pid: int) -> bool:
 def test_an_unknown_executor_is_refused():
     with pytest.raises(ValueError, match="no executor 'teleport'"):
         load("teleport")
+
+
+async def test_a_restarted_runner_follows_a_local_attempt_its_killed_predecessor_started(tmp_path):
+    from laf_runner.executors import local
+
+    ctx = Context(runner_id="new", workdir=str(tmp_path))
+    script = 'sleep 0.5; echo done; echo \'{"v": 1}\' > "$LAF_OUTPUTS"'
+    task = claimed("local", {"command": ["sh", "-c", script]})
+    runner = (
+        "import asyncio, sys\n"
+        "from laf_core.contracts.reports import ClaimedTask\n"
+        "from laf_runner.executors import Context, local\n"
+        "task = ClaimedTask.model_validate_json(sys.argv[1])\n"
+        "asyncio.run(local.run(task, Context('old', sys.argv[2])))\n"
+    )
+    old = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", runner, task.model_dump_json(), str(tmp_path)
+    )
+    pid_file = tmp_path / "laf-attempts" / f"{task.task_id}-{task.attempt}" / "pid"
+    async with asyncio.timeout(10):
+        while not pid_file.exists():
+            await asyncio.sleep(0.02)
+    old.kill()  # kill -9 the runner while its task runs
+    await old.wait()
+
+    found = await local.recover(ctx)
+    assert [r.task.task_id for r in found] == [task.task_id]
+    outputs = await found[0].resume(found[0].task, ctx)
+    assert (outputs["v"], outputs["exit_code"], outputs["stdout_tail"]) == (1, 0, "done\n")
+    assert list((tmp_path / "laf-attempts").iterdir()) == []
+
+
+async def test_recover_leaves_attempts_of_a_live_runner_alone(tmp_path):
+    from laf_runner.executors import local
+
+    ctx = Context(runner_id="live", workdir=str(tmp_path))
+    running = asyncio.create_task(local.run(claimed("local", {"command": ["sleep", "5"]}), ctx))
+    async with asyncio.timeout(10):
+        while not list(tmp_path.glob("laf-attempts/*/pid")):
+            await asyncio.sleep(0.02)
+    assert await local.recover(ctx) == []
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running

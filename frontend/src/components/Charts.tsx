@@ -234,7 +234,10 @@ export function TimeSeries({ view }: { view: Extract<OutputView, { kind: "timese
   const lines = view.series.map((s) => ({ label: s.key, x: view.x.values, y: s.values }));
   return (
     <div className="chart-block" data-chart="timeseries">
-      <h4>{view.title === "outputs" ? view.series.map((s) => s.key).join(", ") : view.title}</h4>
+      <h4>
+        {view.title === "outputs" ? "" : `${view.title}: `}
+        {view.series.map((s) => s.key).join(", ")} against {view.x.key}
+      </h4>
       <LineChart lines={lines} xLabel={view.x.key} yLabel={view.series.length === 1 ? view.series[0].key : "value"} title={`${view.series.map((s) => s.key).join(", ")} against ${view.x.key}`} markers />
     </div>
   );

@@ -71,7 +71,8 @@ export function Dag({
           const t = byName.get(n.name)!;
           const status = t.status ?? "draft";
           const isSelected = selected === n.name;
-          const detail = [t.executor, t.instrument ? `on ${t.instrument}` : null].filter(Boolean).join(" ");
+          const awaiting = t.executor === "manual" && status === "running" ? "· awaiting operator" : null;
+          const detail = [t.executor, t.instrument ? `on ${t.instrument}` : null, awaiting].filter(Boolean).join(" ");
           const tries = t.attempt && t.attempt > 1 ? ` · attempt ${t.attempt}` : "";
           return (
             <g

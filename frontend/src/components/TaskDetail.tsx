@@ -111,8 +111,8 @@ export function TaskDetail({
         </div>
       )}
       <h3>Outputs</h3>
-      {task.outputs == null ? (
-        <p className="muted">No outputs {task.status === "succeeded" ? "" : "yet"}.</p>
+      {task.outputs == null || Object.keys(task.outputs).length === 0 ? (
+        <p className="muted">{["pending", "waiting", "queued", "running"].includes(task.status) ? "No outputs yet." : "No outputs."}</p>
       ) : (
         <>
           <div className="views">

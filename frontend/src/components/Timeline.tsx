@@ -46,7 +46,7 @@ const LEFT = 150;
 const W = 1200;
 
 /** A Gantt chart of every attempt: queued (pale) then running (coloured by its outcome). */
-export function Timeline({ workflow, now, onSelect }: { workflow: Workflow; now: number; onSelect?: (task: string) => void }) {
+export function Timeline({ workflow, now }: { workflow: Workflow; now: number }) {
   const bars = attemptBars(workflow.tasks, now);
   if (!bars.length) return <p className="muted">No attempt has started yet.</p>;
   const t0 = Math.min(...bars.map((b) => b.queued ?? b.start), ms(workflow.started_at) ?? Infinity);
@@ -68,7 +68,7 @@ export function Timeline({ workflow, now, onSelect }: { workflow: Workflow; now:
         ))}
         {rows.map((t, i) => (
           <g key={t.name} transform={`translate(0 ${i * ROW + 6})`}>
-            <text className="timeline-label" x={LEFT - 8} y={ROW / 2 + 4} textAnchor="end" onClick={() => onSelect?.(t.name)}>
+            <text className="timeline-label" x={LEFT - 8} y={ROW / 2 + 4} textAnchor="end">
               {t.name.length > 20 ? t.name.slice(0, 19) + "…" : t.name}
             </text>
             {bars

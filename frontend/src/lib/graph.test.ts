@@ -100,11 +100,11 @@ describe("layoutDag", () => {
 
   it("lays out top to bottom for a narrow column, and arcs a cycle's back edge over the graph", () => {
     const tasks = [{ name: "a" }, { name: "b", depends_on: ["a"] }, { name: "c", depends_on: ["a"] }];
-    const lr = layoutDag(tasks, opts);
     const tb = layoutDag(tasks, { ...opts, direction: "TB" });
-    expect([tb.width, tb.height]).toEqual([lr.height, lr.width]);
-    expect(tb.nodes.get("b")!.y).toBe(lr.nodes.get("b")!.x);
-    expect(tb.nodes.get("b")!.y).toBeGreaterThan(tb.nodes.get("a")!.y);
+    // two layers down, two boxes side by side
+    expect([tb.width, tb.height]).toEqual([5 * 2 + 2 * 100 + 10, 5 * 2 + 2 * 40 + 50]);
+    expect(tb.nodes.get("b")!.y).toBe(tb.nodes.get("c")!.y);
+    expect(tb.nodes.get("b")!.y).toBeGreaterThan(tb.nodes.get("a")!.y + 40);
     const cyclic = layoutDag([{ name: "a", depends_on: ["b"] }, { name: "b", depends_on: ["a"] }], opts);
     const back = cyclic.edges.filter((e) => e.back);
     expect(back).toHaveLength(1);

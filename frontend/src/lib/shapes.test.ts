@@ -23,6 +23,8 @@ describe("detectViews picks a picture from the shape (docs/outputs.md)", () => {
     expect(views.map((v) => v.kind)).toEqual(["mass"]);
     expect(views[0].kind === "mass" && views[0].readings?.mass).toHaveLength(4);
     expect(kinds({ mass_mg: 50.12, unit: "mg", stable: true })).toEqual(["mass"]);
+    // a mass echoed beside other results is a value, not a reading
+    expect(kinds({ mass_mg: 49.8, time_min: [0, 5, 10], dissolved_percent: [0, 52, 80] })).toEqual(["timeseries", "scalars"]);
   });
 
   it("finds time series at the top level and one level down, the first array as x", () => {

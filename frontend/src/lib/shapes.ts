@@ -40,7 +40,9 @@ function chromatogram(out: Json): OutputView | null {
 }
 
 function mass(out: Json): OutputView | null {
-  if (!isNumber(out.mass_mg)) return null;
+  // a balance's reading says whether it settled (or shows how): a mass_mg alone
+  // (e.g. the sample mass a dissolution echoes) is just a value
+  if (!isNumber(out.mass_mg) || (typeof out.stable !== "boolean" && !isObject(out.readings))) return null;
   const r = out.readings;
   const readings =
     isObject(r) && isNumericArray(r.t_s) && isNumericArray(r.mass_mg) && r.t_s.length === r.mass_mg.length

@@ -231,7 +231,7 @@ export function WorkflowPage({ id, task }: { id: string; task: string | null }) 
 
       <div className="card">
         <h2>Timeline of attempts</h2>
-        <Timeline workflow={workflow} now={now} onSelect={select} />
+        <Timeline workflow={workflow} now={now} />
       </div>
 
       <div className="card">

@@ -104,6 +104,36 @@ describe("WorkflowPage", () => {
   });
 });
 
+describe("a manual step", () => {
+  it("shows its instructions and completes it with outputs and a reason", async () => {
+    const user = userEvent.setup();
+    const posted: unknown[] = [];
+    const step = task("dissolve", "running", { executor: "manual", params: { instructions: "Dissolve in 100 mL mobile phase" } });
+    mockFetch(({ url, method, body }) => {
+      if (url === "/api/workflows/w1") return { status: 200, body: workflow("running", [step]) };
+      if (url === "/api/workflows/w1/history") return { status: 200, body: [] };
+      if (method === "POST" && url === "/api/workflows/w1/tasks/dissolve/complete") {
+        posted.push(body);
+        return { status: 200, body: workflow("succeeded", [{ ...step, status: "succeeded" }]) };
+      }
+      return undefined;
+    });
+    render(<WorkflowPage id="w1" task="dissolve" />);
+    expect((await screen.findByRole("note")).textContent).toBe("Awaiting an operator: Dissolve in 100 mL mobile phase");
+    expect(screen.getByRole("button", { name: "Retry" })).toHaveProperty("disabled", true);
+    await user.click(screen.getByRole("button", { name: "Complete" }));
+    const dialog = screen.getByRole("dialog", { name: "Complete task dissolve" });
+    await user.type(within(dialog).getByLabelText(/Reason/), "done at the bench");
+    const outputs = within(dialog).getByLabelText("Outputs (JSON object)");
+    await user.clear(outputs);
+    await user.click(outputs);
+    await user.paste('{"volume_ml": 100}');
+    await user.click(within(dialog).getByRole("button", { name: "Complete task" }));
+    expect((await within(dialog).findByRole("status")).textContent).toBe("Accepted: task dissolve is now succeeded.");
+    expect(posted).toEqual([{ reason: "done at the bench", outputs: { volume_ml: 100 } }]);
+  });
+});
+
 describe("WorkflowList", () => {
   it("lists workflows with the filters of the hash", async () => {
     const calls = mockFetch(({ url }) => (url.startsWith("/api/workflows?") ? { status: 200, body: { items: [workflow("running", [task("a", "succeeded"), task("b", "running")])], next_cursor: null } } : undefined));

@@ -183,7 +183,9 @@ class Coordinator:
             Q.fail_stuck, self.settings.heartbeat_timeout_s, self.settings.timeout_grace_s, ACTOR
         )
         if stuck:
-            log.warning("failed %d attempt(s) that will never report (timed out or runner lost)", stuck)
+            log.warning(
+                "failed %d attempt(s) that will never report (timed out or runner lost)", stuck
+            )
             self.metrics.inc("attempts_failed_stuck", stuck)
         if granted := await self.pool.fetchval(Q.grant_waiting):
             self.metrics.inc("slots_granted_by_sweep", granted)

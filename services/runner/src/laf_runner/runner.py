@@ -81,6 +81,10 @@ class Runner:
             finally:
                 self._broker_ok = False  # the session closed: no new work comes in
                 await self._finish_running(grace_s=10)
+                for executor in self.executors.values():
+                    close = getattr(executor, "aclose", None)  # e.g. the Kubernetes client
+                    if close is not None:
+                        await close()
 
     async def _subscribe(self, connection: AbstractConnection) -> None:
         channel = await connection.channel()
@@ -286,12 +290,12 @@ class Runner:
         """On shutdown: let running tasks end for a while, then stop them."""
         if not self._running:
             return
-        log.info("waiting up to %ss for %d running task(s)", grace_s, len(self._running))
-        _, pending = await asyncio.wait(list(self._running.values()), timeout=grace_s)
         for executor in self.executors.values():
             detach = getattr(executor, "detach", None)
             if detach is not None:
-                detach()  # work that outlives the runner (Jobs) keeps running; see _reattach
+                detach()  # work that outlives the runner (Jobs) stops being followed; _reattach
+        log.info("waiting up to %ss for %d running task(s)", grace_s, len(self._running))
+        _, pending = await asyncio.wait(list(self._running.values()), timeout=grace_s)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)

@@ -28,12 +28,26 @@ class Context:
 Executor = Callable[[ClaimedTask, Context], Awaitable[dict[str, Any]]]
 
 
+@dataclass(frozen=True)
+class Recovered:
+    """Work found after a runner restart (a Job, a local process); `resume` follows it
+    to its end, as the attempt's executor. If the attempt ended meanwhile, the runner's
+    first heartbeat is refused and the runner cancels `resume`, which stops the work."""
+
+    task: ClaimedTask
+    resume: Executor
+
+
 def load(name: str, settings: RunnerSettings | None = None, webhook_secret: str = "") -> Executor:
     """The executor called `name`; ValueError for one this runner does not have or cannot
     run (`kubernetes` needs a cluster configured and the webhook secret for pod tokens)."""
     from laf_runner.executors import http, local, noop, python
 
-    executors: dict[str, Executor] = {"noop": noop.run, "python": python.run, "local": local.run}
+    executors: dict[str, Executor] = {
+        "noop": noop.run,
+        "python": python.run,
+        "local": local.LocalExecutor(),
+    }
     if name == "http":
         return http.HttpExecutor(settings or RunnerSettings())
     if name == "kubernetes":

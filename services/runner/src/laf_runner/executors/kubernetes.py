@@ -19,7 +19,6 @@ import json
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from laf_core.contracts.reports import ClaimedTask
 from laf_core.settings import RunnerSettings
 from laf_core.task_tokens import task_token
 from laf_runner import k8s_spec, k8s_status
-from laf_runner.executors import Context, TaskFailed
+from laf_runner.executors import Context, Recovered, TaskFailed
 
 log = logging.getLogger(__name__)
 TAIL_BYTES = 4000
@@ -63,18 +62,6 @@ def configuration_problem(settings: RunnerSettings) -> str | None:
     )
 
 
-@dataclass(frozen=True)
-class Recovered:
-    """A Job found after a restart; `resume` follows it (as the attempt's executor).
-
-    If the attempt has ended meanwhile, the runner's first heartbeat is refused and
-    the runner cancels `resume`, which deletes the Job.
-    """
-
-    task: ClaimedTask
-    resume: Callable[[ClaimedTask, Context], Awaitable[dict[str, Any]]]
-
-
 class KubernetesExecutor:
     """Callable as an executor: `await executor(task, ctx)`."""
 
@@ -86,6 +73,7 @@ class KubernetesExecutor:
         self._api: client.ApiClient | None = None
         self._connecting = asyncio.Lock()
         self._detached = False
+        self._following: set[asyncio.Task[k8s_status.Verdict]] = set()
 
     # ---- the connection -------------------------------------------------------------------
 
@@ -106,9 +94,11 @@ class KubernetesExecutor:
             return self._api
 
     def detach(self) -> None:
-        """The runner is stopping: from now on a cancelled attempt leaves its Job running,
-        for the restarted runner to re-attach to (a cancel or timeout deletes it)."""
+        """The runner is stopping: stop following Jobs and leave them running, for the
+        restarted runner to re-attach to (a cancel or a timeout, instead, deletes the Job)."""
         self._detached = True
+        for following in list(self._following):
+            following.cancel()
 
     async def aclose(self) -> None:
         if self._api is not None:
@@ -141,8 +131,11 @@ class KubernetesExecutor:
 
     async def follow(self, name: str) -> dict[str, Any]:
         """Wait for the Job's end; outputs or TaskFailed. Cancelling deletes the Job."""
+        following = asyncio.create_task(self._verdict(name), name=f"follow {name}")
+        self._following.add(following)
+        following.add_done_callback(self._following.discard)
         try:
-            verdict = await self._verdict(name)
+            verdict = await following
         except asyncio.CancelledError:
             if self._detached:
                 log.info("leaving Job %s/%s running: the runner stops", self.namespace, name)
