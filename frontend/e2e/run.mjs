@@ -3,6 +3,7 @@
 //   LAF_E2E_ARTIFACTS  where screenshots go (default: ../test-artifacts/browser)
 // Usage: node e2e/run.mjs [scenario ...]   (default: all, in order)
 // Exits non-zero when a scenario fails or the page logs any console error.
+import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { openBrowser } from "./browser.mjs";
@@ -23,6 +24,9 @@ for (const name of chosen) if (!scenarios[name]) {
 }
 
 const browser = await openBrowser({ baseURL, artifacts });
+// screenshots of an earlier run's failures of these scenarios would mislead
+for (const file of await readdir(artifacts))
+  if (chosen.some((name) => file === `FAILED-${name}.png`)) await rm(path.join(artifacts, file), { force: true });
 const state = { run: Date.now().toString(36) };
 let failed = 0;
 let passed = 0;

@@ -100,6 +100,9 @@ export const scenarios = {
     assert.ok([...seen].some((s) => /^(integrate|report):(pending|queued|running)$/.test(s)), `never saw a node before it turned green: ${[...seen]}`);
     assert.equal(await page.evaluate(() => window.__lafNoReload), true, "the page reloaded");
     await page.locator("[data-workflow-status=succeeded]").waitFor();
+    // the re-read that follows the events: progress, timeline and history catch up
+    await page.locator("dl.facts").getByText("3/3 finished").waitFor();
+    await page.locator('table.history tr:has(em:text-is("workflow")) [data-status=succeeded]').waitFor();
     assert.equal(await page.locator("[data-live]").first().getAttribute("data-live"), "live", "the event stream is not live");
     log(`seen ${[...seen].join(", ")}`);
     await browser.shot(page, "workflow");
@@ -174,6 +177,7 @@ export const scenarios = {
     assert.match(await answer.textContent(), /cancelled/);
     await dialog.getByRole("button", { name: "Close" }).click();
     await page.locator("[data-workflow-status=cancelled]").waitFor();
+    await page.locator("dl.facts").getByText("3/3 finished").waitFor();
     await page.locator('g.dag-node[data-task="long-step"][data-status="cancelled"]').waitFor();
     const after = await page.locator('g.dag-node[data-task="after"]').getAttribute("data-status");
     assert.ok(FINAL.concat(["skipped"]).includes(after), `'after' should not run: ${after}`);
@@ -201,7 +205,7 @@ export const scenarios = {
       const response = await page.request.post("/api/workflows", {
         data: {
           name: `e2e weighing ${n} ${state.run}`,
-          tasks: [{ name: `weigh-${n}`, executor: "python", instrument: "balance-01", params: { function: "laf_runner.library:sleep", seconds: 3 } }],
+          tasks: [{ name: `weigh-${n}`, executor: "python", instrument: "balance-01", params: { function: "laf_runner.library:sleep", seconds: 4 } }],
         },
       });
       assert.equal(response.status(), 201, await response.text());
