@@ -9,20 +9,21 @@ setup:
 	@$(UV) sync --frozen --quiet
 
 ## run: LAF on this machine at http://127.0.0.1:8000 (Ctrl-C stops it)
-run: setup frontend
+run: frontend
 	@$(UV) run --frozen python scripts/dev.py
 
 ## frontend: build frontend/dist (npm ci when node_modules is missing; a build only when stale)
-frontend:
-	@bash scripts/build-frontend.sh
+frontend: setup
+	@$(UV) run --frozen bash scripts/build-frontend.sh
 
 ## frontend-test: the frontend's unit tests (Vitest)
-frontend-test:
+frontend-test: setup
 	@if [ ! -d frontend/node_modules ] || [ frontend/package-lock.json -nt frontend/node_modules/.package-lock.json ]; then \
-		npm --prefix frontend ci --no-audit --no-fund --loglevel=error; fi
-	@npm --prefix frontend test --silent -- --run
+		$(UV) run --frozen npm --prefix frontend ci --no-audit --no-fund --loglevel=error; fi
+	@$(UV) run --frozen npm --prefix frontend test --silent -- --run
 
-## test: every test (unit, integration, end-to-end) against real PostgreSQL and RabbitMQ
+## test: every test (frontend unit tests, then unit, integration, end-to-end, fault
+## injection and browser tests) against real PostgreSQL, RabbitMQ and Chromium
 test: setup frontend-test
 	@$(UV) run --frozen pytest $(PYTEST_ARGS)
 

@@ -115,9 +115,13 @@ def submit_demo(api_url: str) -> str:
 def report_demo(stack: Stack, workflow_id: str, stopping: object) -> None:
     """Follow the demo until it ends, printing each task as it finishes."""
     shown: set[str] = set()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not stopping():  # type: ignore[operator]
-        workflow = httpx.get(f"{stack.api_url}/api/workflows/{workflow_id}", timeout=10).json()
+        response = httpx.get(f"{stack.api_url}/api/workflows/{workflow_id}", timeout=10)
+        if response.status_code != 200:
+            say(f"cannot follow the demo: {response.status_code} {response.text[:200]}")
+            return
+        workflow = response.json()
         for task in workflow["tasks"]:
             if task["status"] in {"succeeded", "failed", "skipped"} and task["name"] not in shown:
                 shown.add(task["name"])

@@ -59,11 +59,7 @@ for _ in $(seq 1 12); do
 done
 as_root rabbitmqctl -q await_startup --timeout 10 >/dev/null 2>&1 || { log "RabbitMQ did not start"; exit 1; }
 
-# --- Node.js and npm (the frontend's build and unit tests), Chromium (its browser tests)
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  log "installing Node.js and npm"
-  apt_install nodejs npm
-fi
+# --- Chromium (the browser tests). Node.js comes from PyPI with the dev tools (uv sync).
 if [ ! -x /usr/bin/chromium ]; then
   log "installing Chromium (browser tests)"
   apt_install chromium

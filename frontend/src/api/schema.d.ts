@@ -516,10 +516,59 @@ export interface components {
             /** Routing Key */
             routing_key: string | null;
         };
+        /** FailedReport */
+        FailedReport: {
+            /** Attempt */
+            attempt: number;
+            /** Error */
+            error: string;
+            /**
+             * Outputs
+             * @default null
+             */
+            outputs: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Runner Id
+             * @default unknown
+             */
+            runner_id: string;
+            /**
+             * Task Id
+             * Format: uuid
+             */
+            task_id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "failed";
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /** HeartbeatReport */
+        HeartbeatReport: {
+            /** Attempt */
+            attempt: number;
+            /**
+             * Runner Id
+             * @default unknown
+             */
+            runner_id: string;
+            /**
+             * Task Id
+             * Format: uuid
+             */
+            task_id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "heartbeat";
         };
         /** HistoryEntry */
         HistoryEntry: {
@@ -752,6 +801,53 @@ export interface components {
              */
             started_at: string;
         };
+        /**
+         * StartedReport
+         * @description Claims a queued attempt; accepted once, 409 after.
+         */
+        StartedReport: {
+            /** Attempt */
+            attempt: number;
+            /**
+             * Runner Id
+             * @default unknown
+             */
+            runner_id: string;
+            /**
+             * Task Id
+             * Format: uuid
+             */
+            task_id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "started";
+        };
+        /** SucceededReport */
+        SucceededReport: {
+            /** Attempt */
+            attempt: number;
+            /** Outputs */
+            outputs?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Runner Id
+             * @default unknown
+             */
+            runner_id: string;
+            /**
+             * Task Id
+             * Format: uuid
+             */
+            task_id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "succeeded";
+        };
         /** TaskOut */
         TaskOut: {
             /**
@@ -903,99 +999,6 @@ export interface components {
             name: string;
             /** Tasks */
             tasks: components["schemas"]["TaskSpec"][];
-        };
-        /** FailedReport */
-        FailedReport: {
-            /** Attempt */
-            attempt: number;
-            /** Error */
-            error: string;
-            /** Outputs */
-            outputs?: {
-                [key: string]: unknown;
-            } | null;
-            /**
-             * Runner Id
-             * @default unknown
-             */
-            runner_id: string;
-            /**
-             * Task Id
-             * Format: uuid
-             */
-            task_id: string;
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            type: "failed";
-        };
-        /** HeartbeatReport */
-        HeartbeatReport: {
-            /** Attempt */
-            attempt: number;
-            /**
-             * Runner Id
-             * @default unknown
-             */
-            runner_id: string;
-            /**
-             * Task Id
-             * Format: uuid
-             */
-            task_id: string;
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            type: "heartbeat";
-        };
-        /**
-         * StartedReport
-         * @description Claims a queued attempt; accepted once, 409 after.
-         */
-        StartedReport: {
-            /** Attempt */
-            attempt: number;
-            /**
-             * Runner Id
-             * @default unknown
-             */
-            runner_id: string;
-            /**
-             * Task Id
-             * Format: uuid
-             */
-            task_id: string;
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            type: "started";
-        };
-        /** SucceededReport */
-        SucceededReport: {
-            /** Attempt */
-            attempt: number;
-            /** Outputs */
-            outputs?: {
-                [key: string]: unknown;
-            };
-            /**
-             * Runner Id
-             * @default unknown
-             */
-            runner_id: string;
-            /**
-             * Task Id
-             * Format: uuid
-             */
-            task_id: string;
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            type: "succeeded";
         };
     };
     responses: never;

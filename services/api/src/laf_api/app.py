@@ -56,6 +56,22 @@ _NO_FRONTEND = """<!doctype html><title>LAF API</title>
 See <a href="/docs">/docs</a> and <a href="/api/workflows">/api/workflows</a>.</p>"""
 
 
+def _document_raw_bodies(app: FastAPI) -> None:
+    """Add the models of bodies read raw (signed webhooks) to the OpenAPI components."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            document.setdefault("components", {}).setdefault("schemas", {}).update(
+                webhooks.REPORT_COMPONENTS
+            )
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(common: CommonSettings, settings: ApiSettings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -114,6 +130,7 @@ def create_app(common: CommonSettings, settings: ApiSettings) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(events.router)
     app.include_router(meta.router)
+    _document_raw_bodies(app)
     if settings.frontend_dir:
         folder = Path(settings.frontend_dir)
         if not folder.is_dir():

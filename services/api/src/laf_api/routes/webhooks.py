@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import TypeAdapter, ValidationError
 
@@ -20,6 +22,10 @@ from laf_core.db.queries import Q
 
 router = APIRouter(tags=["webhooks"])
 _reports: TypeAdapter[TaskReport] = TypeAdapter(TaskReport)
+# The report body is read raw (the signature covers its bytes), so its schema is
+# documented by hand: the union here, its members in components (see app.py).
+REPORT_SCHEMA = _reports.json_schema(ref_template="#/components/schemas/{model}")
+REPORT_COMPONENTS: dict[str, Any] = REPORT_SCHEMA.pop("$defs")
 
 _SIGNED = {
     401: {"description": "Signature (or task token) missing, wrong or outside the replay window"},
@@ -56,11 +62,7 @@ def _invalid(exc: ValidationError) -> HTTPException:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {
-                "application/json": {
-                    "schema": _reports.json_schema(ref_template="#/components/schemas/{model}")
-                }
-            },
+            "content": {"application/json": {"schema": REPORT_SCHEMA}},
         }
     },
 )

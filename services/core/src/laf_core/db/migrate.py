@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import logging
 import sys
 from importlib import resources
@@ -31,25 +32,47 @@ def available() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+class MigrationChanged(RuntimeError):
+    """A migration file differs from the one applied: never edit an applied migration."""
+
+
+def checksum(sql: str) -> str:
+    return hashlib.sha256(sql.encode()).hexdigest()
+
+
 async def apply(dsn: str) -> list[int]:
-    """Apply the missing migrations; return the versions applied now."""
+    """Apply the missing migrations; return the versions applied now. Refuses to run
+    when an applied migration's file has changed since (add a new migration instead)."""
     conn = await connect(dsn)
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
         await conn.execute(
             """CREATE TABLE IF NOT EXISTS schema_migrations (
-                   version int PRIMARY KEY, name text NOT NULL,
+                   version int PRIMARY KEY, name text NOT NULL, checksum text,
                    applied_at timestamptz NOT NULL DEFAULT now())"""
         )
-        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        await conn.execute("ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum text")
+        done = {
+            r["version"]: r["checksum"]
+            for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
+        }
         applied = []
         for version, name, sql in available():
             if version in done:
+                if done[version] != checksum(sql):
+                    raise MigrationChanged(
+                        f"migration {version:04d}_{name} differs from the one applied to this "
+                        "database; recreate a development database, or ship the change as a "
+                        "new migration"
+                    )
                 continue
             async with conn.transaction():
                 await conn.execute(sql)
                 await conn.execute(
-                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    version,
+                    name,
+                    checksum(sql),
                 )
             log.info("applied migration %04d_%s", version, name)
             applied.append(version)
@@ -89,7 +112,7 @@ def main() -> None:
         if args.create:
             asyncio.run(create_database(dsn))
         applied = asyncio.run(apply(dsn))
-    except (OSError, asyncpg.PostgresError) as exc:
+    except (OSError, asyncpg.PostgresError, MigrationChanged) as exc:
         log.error("migration failed: %s", exc)
         sys.exit(1)
     log.info("database is at the latest schema (%d applied now)", len(applied))
