@@ -243,3 +243,18 @@ async def test_a_queued_task_whose_message_is_gone_is_announced_again(db):
         1,
         True,
     )
+
+
+async def test_instrument_changes_are_announced_for_live_views(db):
+    await add_instrument(db, "ph")
+    await db.execute("UPDATE instruments SET status = 'maintenance' WHERE id = 'ph'")
+    await db.execute(
+        "UPDATE instruments SET endpoint = 'http://x' WHERE id = 'ph'"
+    )  # not a state change
+    events = await db.fetch(
+        "SELECT routing_key, data FROM outbox WHERE routing_key LIKE 'instrument.%' ORDER BY id"
+    )
+    assert [(e["routing_key"], e["data"]["id"]) for e in events] == [
+        ("instrument.online", "ph"),
+        ("instrument.maintenance", "ph"),
+    ]

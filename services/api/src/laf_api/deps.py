@@ -11,26 +11,26 @@ from laf_core.metrics import Metrics
 from laf_core.settings import ApiSettings, CommonSettings
 
 
-def pool(request: Request) -> asyncpg.Pool:
+async def pool(request: Request) -> asyncpg.Pool:
     current: asyncpg.Pool | None = request.app.state.pool
     if current is None:
         raise HTTPException(503, "the database is not reachable yet; try again shortly")
     return current
 
 
-def common(request: Request) -> CommonSettings:
+async def common(request: Request) -> CommonSettings:
     return request.app.state.common  # type: ignore[no-any-return]
 
 
-def api_settings(request: Request) -> ApiSettings:
+async def api_settings(request: Request) -> ApiSettings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def metrics(request: Request) -> Metrics:
+async def metrics(request: Request) -> Metrics:
     return request.app.state.metrics  # type: ignore[no-any-return]
 
 
-def actor(request: Request) -> str:
+async def actor(request: Request) -> str:
     """Who acts, for the audit trail: `user:<X-LAF-User>` (no authentication yet; see README)."""
     name = request.headers.get("x-laf-user", "").strip()[:100] or "anonymous"
     return f"user:{name}"

@@ -2,7 +2,8 @@
 
 Every event on `laf.events` reaches each API instance through its own
 exclusive, auto-delete queue and is handed to the SSE clients connected to
-that instance. These are hints for live views: a client that falls behind
+that instance. The queue is bound only while a client is connected: with
+nobody watching, an API process is not handed every event of the system. These are hints for live views: a client that falls behind
 loses events (it is told so, and re-reads the API), and a browser that
 reconnects re-reads state rather than replaying the stream.
 """
@@ -14,7 +15,12 @@ import json
 import logging
 from typing import Any
 
-from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
+from aio_pika.abc import (
+    AbstractConnection,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+)
 
 from laf_core import broker, topology
 
@@ -42,14 +48,37 @@ class LiveEvents:
         self.amqp_url = amqp_url
         self.subscribers: set[Subscriber] = set()
         self.connected = False
+        self._queue: AbstractQueue | None = None
+        self._exchange: AbstractExchange | None = None
+        self._bound = False
+        self._binding = asyncio.Lock()
 
-    def subscribe(self, workflow_id: str | None = None) -> Subscriber:
+    async def subscribe(self, workflow_id: str | None = None) -> Subscriber:
+        """A new client; events flow to it once this returns."""
         subscriber = Subscriber(workflow_id)
         self.subscribers.add(subscriber)
+        await self._sync_binding()
         return subscriber
 
-    def unsubscribe(self, subscriber: Subscriber) -> None:
+    async def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
+        await self._sync_binding()
+
+    async def _sync_binding(self) -> None:
+        """Bind the fan-out queue while someone listens, unbind when nobody does."""
+        async with self._binding:
+            wanted = bool(self.subscribers)
+            if wanted == self._bound or self._queue is None or self._exchange is None:
+                return
+            try:
+                if wanted:
+                    await self._queue.bind(self._exchange, "#")
+                else:
+                    await self._queue.unbind(self._exchange, "#")
+            except Exception as exc:  # the session is going down; it re-binds when back
+                log.warning("live fan-out: cannot %s: %s", "bind" if wanted else "unbind", exc)
+                return
+            self._bound = wanted
 
     def _dispatch(self, message: AbstractIncomingMessage) -> None:
         try:
@@ -69,12 +98,16 @@ class LiveEvents:
         await broker.declare_topology(channel)
         exchange = await channel.get_exchange(topology.EVENTS_EXCHANGE)
         queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        await queue.bind(exchange, "#")
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             self._dispatch(message)
 
         await queue.consume(on_message, no_ack=True)
+        async with self._binding:
+            self._queue, self._exchange, self._bound = queue, exchange, False
+        await self._sync_binding()
 
     def _state(self, connected: bool) -> None:
         self.connected = connected
+        if not connected:
+            self._queue = self._exchange = None

@@ -79,8 +79,9 @@ async def create_workflow(
     spec: WorkflowSpec,
     actor: str,
     idempotency_key: str | None,
-) -> tuple[uuid.UUID, bool]:
-    """Store the workflow and its tasks in one transaction. Returns (id, created)."""
+) -> tuple[uuid.UUID, WorkflowOut | None]:
+    """Store the workflow and its tasks in one transaction. Returns its id and, when it
+    was created now (not an Idempotency-Key repeat), its view, built without re-reading."""
     instruments = sorted({t.instrument for t in spec.tasks if t.instrument})
     document = spec.model_dump(mode="json", exclude_none=True)
     workflow_id = uuid.uuid4()
@@ -92,7 +93,7 @@ async def create_workflow(
             rows = await conn.fetch(Q.instrument_schemas, instruments)
             check_instrument_params(spec, {r["id"]: r["parameters_schema"] for r in rows})
         await conn.execute(Q.set_context, actor, "submitted")
-        inserted = await conn.fetchval(
+        inserted = await conn.fetchrow(
             Q.insert_workflow,
             workflow_id,
             spec.name,
@@ -105,7 +106,7 @@ async def create_workflow(
             actor,
         )
         if inserted is None:  # the same Idempotency-Key was used before
-            return await conn.fetchval(Q.workflow_by_idempotency_key, idempotency_key), False
+            return await conn.fetchval(Q.workflow_by_idempotency_key, idempotency_key), None
         rows = [
             {
                 "id": str(ids[task.name]),
@@ -124,7 +125,43 @@ async def create_workflow(
             for position, (task, retry) in enumerate(zip(spec.tasks, retries, strict=True))
         ]
         await conn.execute(Q.insert_tasks, workflow_id, rows)
-    return workflow_id, True
+    tasks = [
+        TaskOut(
+            id=ids[task.name],
+            name=task.name,
+            executor=task.executor,
+            instrument=task.instrument,
+            params=task.params,
+            depends_on=task.depends_on,
+            status="pending",
+            attempt=0,
+            max_attempts=retry.max_attempts,
+            timeout_s=task.timeout_s,
+            retry_at=None,
+            outputs=None,
+            error=None,
+            runner_id=None,
+            queued_at=None,
+            started_at=None,
+            finished_at=None,
+            heartbeat_at=None,
+        )
+        for task, retry in zip(spec.tasks, retries, strict=True)
+    ]
+    view = WorkflowOut(
+        id=workflow_id,
+        name=spec.name,
+        description=spec.description,
+        labels=spec.labels,
+        status="pending",
+        created_by=actor,
+        created_at=inserted["created_at"],
+        started_at=None,
+        finished_at=None,
+        progress=Progress(total=len(tasks), unfinished=len(tasks), failed=0),
+        tasks=tasks,
+    )
+    return workflow_id, view
 
 
 def _task(row: asyncpg.Record, attempts: list[AttemptOut]) -> TaskOut:

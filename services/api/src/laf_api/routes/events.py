@@ -28,7 +28,7 @@ async def events(
     `status`, and for tasks `name` and `executor`). The stream starts with `event: ready`.
     If the client falls behind, it gets `event: overflow` and should re-read the API."""
     live = request.app.state.live
-    subscriber = live.subscribe(workflow_id)
+    subscriber = await live.subscribe(workflow_id)
 
     async def stream() -> AsyncIterator[str]:
         try:
@@ -44,7 +44,7 @@ async def events(
                     subscriber.overflowed = False
                     yield "event: overflow\ndata: {}\n\n"
         finally:
-            live.unsubscribe(subscriber)
+            await live.unsubscribe(subscriber)
 
     return StreamingResponse(
         stream(),

@@ -50,7 +50,7 @@ async def submit_workflow(
             )
         except store.InvalidForInstrument as exc:
             raise HTTPException(422, str(exc)) from None
-        workflow = await store.get_workflow(conn, workflow_id)
+        workflow = created or await store.get_workflow(conn, workflow_id)
     assert workflow is not None
     if created:
         metrics.inc("workflows_submitted")

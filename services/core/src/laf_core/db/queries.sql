@@ -6,7 +6,7 @@ INSERT INTO workflows (id, name, description, labels, document, document_sha256,
                        idempotency_key, tasks_total, tasks_unfinished, created_by)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)
 ON CONFLICT (idempotency_key) DO NOTHING
-RETURNING id;
+RETURNING id, created_at;
 
 -- name: insert_tasks
 -- $2 is a JSON array with one object per task (asyncpg cannot bind ragged arrays).

@@ -204,6 +204,23 @@ CREATE TRIGGER tasks_status_changed AFTER UPDATE ON tasks
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION laf_tasks_changed();
 
+-- An instrument's status or capacity changed: live views (the lab picture) redraw.
+CREATE FUNCTION laf_instrument_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    v_outbox bigint;
+BEGIN
+    INSERT INTO outbox (routing_key, event_type, data)
+    VALUES ('instrument.' || NEW.status, 'instrument.' || NEW.status,
+            jsonb_build_object('id', NEW.id, 'name', NEW.name, 'status', NEW.status,
+                               'capacity', NEW.capacity))
+    RETURNING id INTO v_outbox;
+    PERFORM pg_notify('laf_outbox', v_outbox::text);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER instruments_changed AFTER INSERT OR UPDATE OF status, capacity ON instruments
+    FOR EACH ROW EXECUTE FUNCTION laf_instrument_changed();
+
 CREATE FUNCTION laf_history_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'history is append-only (% refused)', TG_OP;
