@@ -494,5 +494,8 @@ def test_dockerfile_installs_the_frozen_lock_on_python_311() -> None:
         for instruction, line in instructions
         if instruction == "FROM"
     ]
-    assert bases and all(base == "python:3.11-slim" for base in bases), bases
+    # Every Python stage on 3.11; the one Node stage only builds the static web app.
+    assert bases and bases[-1] == "python:3.11-slim", bases
+    assert all(base in ("python:3.11-slim", "node:22-slim") for base in bases), bases
+    assert sum(base.startswith("node:") for base in bases) <= 1, bases
     assert dockerfile_uid() != 0
