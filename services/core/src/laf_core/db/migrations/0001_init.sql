@@ -59,6 +59,7 @@ CREATE TABLE tasks (
 CREATE INDEX tasks_due_retries ON tasks (retry_at) WHERE status = 'pending' AND retry_at IS NOT NULL;
 CREATE INDEX tasks_active ON tasks (status, queued_at) WHERE status IN ('queued', 'running');
 CREATE INDEX tasks_by_instrument ON tasks (instrument, status, ready_at) WHERE instrument IS NOT NULL;
+CREATE INDEX tasks_waiting ON tasks (instrument, ready_at, id) WHERE status = 'waiting';
 
 -- One row per finished attempt, with its error: the timeline of a task.
 CREATE TABLE task_attempts (
