@@ -121,7 +121,7 @@ async def test_a_failed_attempt_is_retried_after_its_backoff(api):
         (2, "succeeded", None),
     ]
     gap = at(flaky_task["attempts"][1]["queued_at"]) - at(flaky_task["attempts"][0]["finished_at"])
-    assert 0.15 <= gap.total_seconds() < 3
+    assert 0.14 <= gap.total_seconds() < 3  # 50-100 % of backoff_s, plus a timer's lateness
 
 
 async def test_the_audit_trail_names_who_did_what(api):

@@ -258,3 +258,21 @@ async def test_instrument_changes_are_announced_for_live_views(db):
         ("instrument.online", "ph"),
         ("instrument.maintenance", "ph"),
     ]
+
+
+async def test_instrument_lines_follow_submission_order_whatever_order_workflows_start_in(db):
+    await add_instrument(db, "balance")
+    first = await submit(db, workflow(task("weigh", instrument="balance"), name="first"))
+    second = await submit(db, workflow(task("weigh", instrument="balance"), name="second"))
+    third = await submit(db, workflow(task("weigh", instrument="balance"), name="third"))
+    for wf in (first, third, second):  # the coordinator may start them in any order
+        await db.fetchval(Q.start_workflow, wf, "coordinator")
+    order = []
+    for _ in range(3):
+        row = await db.fetchrow(
+            "SELECT * FROM tasks WHERE instrument = 'balance' AND status = 'queued'"
+        )
+        order.append(row["workflow_id"])
+        await claim(db, row)
+        await finish(db, row)
+    assert order == [first, second, third]

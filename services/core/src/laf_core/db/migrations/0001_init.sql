@@ -278,8 +278,10 @@ $$;
 -- Pending tasks whose dependencies are done start their next attempt: queued for
 -- a runner, straight to running for a manual step (it waits for an operator), or
 -- waiting for a slot on their instrument. Returns the instruments to grant.
+-- `p_ready_at` is the task's place in an instrument's line (default: now).
 -- The caller holds the workflow's lock and has checked that it is running.
-CREATE FUNCTION laf_make_ready(p_ids uuid[]) RETURNS text[] LANGUAGE plpgsql AS $$
+CREATE FUNCTION laf_make_ready(p_ids uuid[], p_ready_at timestamptz DEFAULT NULL)
+RETURNS text[] LANGUAGE plpgsql AS $$
 DECLARE
     v_instruments text[];
 BEGIN
@@ -294,7 +296,7 @@ BEGIN
                               THEN clock_timestamp() ELSE t.started_at END,
             runner_id = CASE WHEN t.instrument IS NULL AND t.executor = 'manual'
                              THEN 'operator' ELSE t.runner_id END,
-            ready_at = clock_timestamp(),
+            ready_at = coalesce(p_ready_at, clock_timestamp()),
             retry_at = NULL
         FROM (SELECT id FROM tasks WHERE id = ANY (p_ids) AND status = 'pending' ORDER BY id FOR UPDATE) r
         WHERE t.id = r.id
@@ -309,7 +311,9 @@ $$;
 -- Start every task of a running workflow that can start now (dependencies done,
 -- retry time come), and offer its instruments' free slots. Used on start, on
 -- resume and when retries fall due. Caller holds the workflow lock.
-CREATE FUNCTION laf_queue_ready(p_workflow uuid, p_actor text, p_reason text) RETURNS int LANGUAGE plpgsql AS $$
+CREATE FUNCTION laf_queue_ready(p_workflow uuid, p_actor text, p_reason text,
+                                p_ready_at timestamptz DEFAULT NULL)
+RETURNS int LANGUAGE plpgsql AS $$
 DECLARE
     v_ids uuid[];
     v_waiting text[];
@@ -320,21 +324,27 @@ BEGIN
       AND (retry_at IS NULL OR retry_at <= clock_timestamp());
     SELECT array_agg(DISTINCT instrument) INTO v_waiting FROM tasks
     WHERE workflow_id = p_workflow AND status = 'waiting';
-    PERFORM laf_grant_slots(laf_make_ready(coalesce(v_ids, '{}')) || coalesce(v_waiting, '{}'));
+    PERFORM laf_grant_slots(laf_make_ready(coalesce(v_ids, '{}'), p_ready_at) || coalesce(v_waiting, '{}'));
     RETURN coalesce(cardinality(v_ids), 0);
 END
 $$;
 
 -- pending -> running, starting its root tasks. False when it was not pending.
+-- Root tasks take their place in instrument lines as of the submission, so
+-- workflows are served in the order they were submitted, however their starts
+-- interleave.
 CREATE FUNCTION laf_start_workflow(p_workflow uuid, p_actor text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    v_submitted timestamptz;
 BEGIN
     PERFORM laf_set_context(p_actor, 'workflow started');
     UPDATE workflows SET status = 'running', started_at = clock_timestamp()
-    WHERE id = p_workflow AND status = 'pending';
+    WHERE id = p_workflow AND status = 'pending'
+    RETURNING created_at INTO v_submitted;
     IF NOT FOUND THEN
         RETURN false;
     END IF;
-    PERFORM laf_queue_ready(p_workflow, p_actor, 'dependencies met');
+    PERFORM laf_queue_ready(p_workflow, p_actor, 'dependencies met', v_submitted);
     RETURN true;
 END
 $$;
