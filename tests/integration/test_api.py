@@ -20,7 +20,9 @@ def signed(payload: dict, secret: str = TEST_SECRET, now: float | None = None):
 async def submit(client, document, **kwargs) -> dict:
     response = await client.post("/api/workflows", json=document, **kwargs)
     assert response.status_code == 201, response.text
-    return response.json()
+    body = response.json()
+    assert response.headers["traceparent"].split("-")[1] == uuid.UUID(body["id"]).hex
+    return body
 
 
 async def test_submit_returns_the_workflow_with_its_tasks(client):

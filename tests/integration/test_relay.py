@@ -65,7 +65,14 @@ async def collect(queue, count: int, timeout: float = 10.0) -> list[dict]:
         async with queue.iterator() as messages:
             async for message in messages:
                 await message.ack()
-                got.append({"key": message.routing_key, **json.loads(message.body)})
+                headers = message.headers or {}
+                got.append(
+                    {
+                        "key": message.routing_key,
+                        "traceparent": headers.get("traceparent"),
+                        **json.loads(message.body),
+                    }
+                )
                 if len(got) == count:
                     return got
     return got
@@ -87,6 +94,7 @@ async def test_events_written_while_no_relay_ran_are_delivered_at_start(
         got = await collect(probe, 2)
     assert [m["key"] for m in got] == ["workflow.pending", "task.queued.noop"]
     assert got[0]["type"] == "workflow.pending" and uuid.UUID(got[0]["id"])
+    assert got[0]["traceparent"].split("-")[1] == uuid.UUID(got[0]["workflow_id"]).hex
     assert await db.fetchval("SELECT count(*) FROM outbox") == 0
     await purge_durable(channel)
 

@@ -64,7 +64,7 @@ async def test_local_gets_inputs_and_identity_and_returns_outputs():
     script = (
         "import json, os\n"
         "inputs = json.load(open(os.environ['LAF_INPUTS']))\n"
-        "ids = {k: os.environ[k] for k in ('LAF_WORKFLOW_ID','LAF_TASK_ID','LAF_TASK_NAME','LAF_ATTEMPT')}\n"
+        "ids = {k: os.environ[k] for k in ('LAF_WORKFLOW_ID','LAF_TASK_ID','LAF_TASK_NAME','LAF_ATTEMPT','TRACEPARENT')}\n"
         "json.dump({'sum': inputs['a']['value'] + 1, **ids, 'secret': os.environ.get('LAF_WEBHOOK_SECRET')},"
         " open(os.environ['LAF_OUTPUTS'], 'w'))\n"
         "print('hello'); print(os.environ['EXTRA'])\n"
@@ -84,6 +84,7 @@ async def test_local_gets_inputs_and_identity_and_returns_outputs():
     assert out["LAF_WORKFLOW_ID"] == str(task.workflow_id)
     assert (out["LAF_TASK_NAME"], out["LAF_ATTEMPT"]) == ("t", "2")
     assert out["secret"] is None
+    assert out["TRACEPARENT"] == f"00-{task.workflow_id.hex}-{task.task_id.hex[:16]}-01"
     assert out["exit_code"] == 0
     assert out["stdout_tail"] == "hello\nyes\n"
 

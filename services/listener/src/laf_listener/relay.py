@@ -28,6 +28,7 @@ from laf_core.db.queries import Q
 from laf_core.metrics import Metrics
 from laf_core.service import wait_any
 from laf_core.settings import CommonSettings, ListenerSettings
+from laf_core.tracing import traceparent
 
 log = logging.getLogger(__name__)
 CHANNEL = "laf_outbox"
@@ -46,6 +47,8 @@ def to_message(row: asyncpg.Record) -> aio_pika.Message:
     headers: dict[str, Any] = {}
     if row["traceparent"]:
         headers["traceparent"] = row["traceparent"]
+    elif row["workflow_id"]:
+        headers["traceparent"] = traceparent(row["workflow_id"], row["task_id"])
     return aio_pika.Message(
         body=_json(body),
         message_id=str(row["event_id"]),

@@ -17,6 +17,7 @@ from typing import Any
 
 from laf_core.contracts.reports import ClaimedTask
 from laf_core.settings import RunnerSettings
+from laf_core.tracing import traceparent
 
 WORKFLOW = "laf.io/workflow"
 TASK = "laf.io/task"
@@ -74,11 +75,6 @@ def job_name(task_name: str, task_id: uuid.UUID, attempt: int) -> str:
     return f"laf-{slug}-{task_id.hex[:12]}-{attempt}"
 
 
-def traceparent(task: ClaimedTask) -> str:
-    """W3C trace context for the pod: the workflow is the trace, the task the parent span."""
-    return f"00-{task.workflow_id.hex}-{task.task_id.hex[:16]}-01"
-
-
 def labels(task: ClaimedTask, runner_id: str) -> dict[str, str]:
     return {
         MANAGED_BY: "laf",
@@ -104,7 +100,7 @@ def _environment(task: ClaimedTask, defaults: JobDefaults, token: str) -> list[d
         "LAF_TASK_NAME": task.name,
         "LAF_ATTEMPT": str(task.attempt),
         "LAF_INPUTS_JSON": inputs,
-        "TRACEPARENT": traceparent(task),
+        "TRACEPARENT": traceparent(task.workflow_id, task.task_id),
     }
     own = task.params.get("env") or {}
     return [{"name": k, "value": v} for k, v in {**own, **laf}.items()]

@@ -11,6 +11,7 @@ from laf_api import store
 from laf_api.deps import Actor, AppMetrics, Pool, Settings
 from laf_api.schemas import HistoryEntry, WorkflowOut, WorkflowPage
 from laf_core.contracts.workflow import WorkflowSpec
+from laf_core.tracing import traceparent
 
 router = APIRouter(prefix="/api/workflows", tags=["workflows"])
 
@@ -52,6 +53,7 @@ async def submit_workflow(
             raise HTTPException(422, str(exc)) from None
         workflow = created or await store.get_workflow(conn, workflow_id)
     assert workflow is not None
+    response.headers["traceparent"] = traceparent(workflow.id)
     if created:
         metrics.inc("workflows_submitted")
     else:

@@ -2,7 +2,7 @@
 
 The process gets LAF_INPUTS (a JSON file mapping each dependency's name to its
 outputs), LAF_OUTPUTS (where it may write a JSON object), LAF_WORKFLOW_ID,
-LAF_TASK_ID, LAF_TASK_NAME and LAF_ATTEMPT, on top of the runner's
+LAF_TASK_ID, LAF_TASK_NAME, LAF_ATTEMPT and TRACEPARENT, on top of the runner's
 environment without LAF's own settings (no secrets leak into tasks) and
 params.env. Exit 0 is success. Outputs carry exit_code and the tails of
 stdout and stderr. Cancelling the run kills the whole process group.
@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from laf_core.contracts.reports import ClaimedTask
+from laf_core.tracing import traceparent
 from laf_runner.executors import Context, Recovered, TaskFailed
 
 TAIL_BYTES = 4000
@@ -56,6 +57,7 @@ def _environment(task: ClaimedTask, folder: Path) -> dict[str, str]:
         LAF_TASK_ID=str(task.task_id),
         LAF_TASK_NAME=task.name,
         LAF_ATTEMPT=str(task.attempt),
+        TRACEPARENT=traceparent(task.workflow_id, task.task_id),
     )
     return env
 
