@@ -532,6 +532,11 @@ $$;
 -- 'refused: <why>' (the state does not allow it; the API answers 409).
 -- ---------------------------------------------------------------------------
 
+-- Every action starts here: the workflow's status, under its lock (NULL: no such workflow).
+CREATE FUNCTION laf_lock_workflow(p_workflow uuid) RETURNS text LANGUAGE sql AS $$
+    SELECT status FROM workflows WHERE id = p_workflow FOR UPDATE
+$$;
+
 -- After counters changed: end the workflow if nothing is left, or reopen a
 -- failed one that has work again.
 CREATE FUNCTION laf_settle_workflow(p_workflow uuid) RETURNS void LANGUAGE sql AS $$
@@ -579,8 +584,8 @@ DECLARE
     v_status text;
     v_instruments text[];
 BEGIN
-    SELECT status INTO v_status FROM workflows WHERE id = p_workflow FOR UPDATE;
-    IF NOT FOUND THEN
+    v_status := laf_lock_workflow(p_workflow);
+    IF v_status IS NULL THEN
         RETURN 'unknown';
     END IF;
     IF v_status IN ('succeeded', 'failed', 'cancelled') THEN
@@ -613,8 +618,8 @@ DECLARE
     v_status text;
     v_instruments text[];
 BEGIN
-    SELECT status INTO v_status FROM workflows WHERE id = p_workflow FOR UPDATE;
-    IF NOT FOUND THEN
+    v_status := laf_lock_workflow(p_workflow);
+    IF v_status IS NULL THEN
         RETURN 'unknown';
     END IF;
     IF v_status <> 'running' THEN
@@ -640,8 +645,8 @@ RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     v_status text;
 BEGIN
-    SELECT status INTO v_status FROM workflows WHERE id = p_workflow FOR UPDATE;
-    IF NOT FOUND THEN
+    v_status := laf_lock_workflow(p_workflow);
+    IF v_status IS NULL THEN
         RETURN 'unknown';
     END IF;
     IF v_status <> 'paused' THEN
@@ -661,8 +666,8 @@ DECLARE
     t tasks%ROWTYPE;
     v_reopened uuid[];
 BEGIN
-    SELECT status INTO v_status FROM workflows WHERE id = p_workflow FOR UPDATE;
-    IF NOT FOUND THEN
+    v_status := laf_lock_workflow(p_workflow);
+    IF v_status IS NULL THEN
         RETURN 'unknown';
     END IF;
     SELECT * INTO t FROM tasks WHERE workflow_id = p_workflow AND name = p_name FOR UPDATE;
@@ -700,8 +705,8 @@ DECLARE
     v_reopened uuid[];
     v_instruments text[];
 BEGIN
-    SELECT status INTO v_status FROM workflows WHERE id = p_workflow FOR UPDATE;
-    IF NOT FOUND THEN
+    v_status := laf_lock_workflow(p_workflow);
+    IF v_status IS NULL THEN
         RETURN 'unknown';
     END IF;
     SELECT * INTO t FROM tasks WHERE workflow_id = p_workflow AND name = p_name FOR UPDATE;
