@@ -2,6 +2,8 @@
 
 import asyncio
 
+import pytest
+
 from laf_core.db.queries import Q
 from laf_core.testing.factories import task, workflow
 from tests.integration.test_transitions import (
@@ -62,13 +64,16 @@ async def test_slots_are_never_over_granted_under_concurrent_finishes(db):
     assert {await status_of(db, wf) for wf in workflows} == {"succeeded"}
 
 
-async def test_first_come_first_served_across_workflows(db):
+@pytest.mark.parametrize("start_order", [(0, 1, 2), (0, 2, 1)])
+async def test_first_come_first_served_across_workflows_in_submission_order(db, start_order):
+    """However the coordinator interleaves their starts, the balance serves them as submitted."""
     await add_instrument(db, "balance")
-    first = await submit(db, workflow(task("weigh", instrument="balance"), name="first"))
-    second = await submit(db, workflow(task("weigh", instrument="balance"), name="second"))
-    third = await submit(db, workflow(task("weigh", instrument="balance"), name="third"))
-    for wf in (first, second, third):
-        await db.fetchval(Q.start_workflow, wf, "coordinator")
+    submitted = [
+        await submit(db, workflow(task("weigh", instrument="balance"), name=name))
+        for name in ("first", "second", "third")
+    ]
+    for n in start_order:
+        await db.fetchval(Q.start_workflow, submitted[n], "coordinator")
     order = []
     for _ in range(3):
         row = await db.fetchrow(
@@ -77,7 +82,7 @@ async def test_first_come_first_served_across_workflows(db):
         order.append(row["workflow_id"])
         await claim(db, row)
         await finish(db, row)
-    assert order == [first, second, third]
+    assert order == submitted
 
 
 async def test_an_offline_instrument_grants_nothing_until_online(db):
@@ -258,21 +263,3 @@ async def test_instrument_changes_are_announced_for_live_views(db):
         ("instrument.online", "ph"),
         ("instrument.maintenance", "ph"),
     ]
-
-
-async def test_instrument_lines_follow_submission_order_whatever_order_workflows_start_in(db):
-    await add_instrument(db, "balance")
-    first = await submit(db, workflow(task("weigh", instrument="balance"), name="first"))
-    second = await submit(db, workflow(task("weigh", instrument="balance"), name="second"))
-    third = await submit(db, workflow(task("weigh", instrument="balance"), name="third"))
-    for wf in (first, third, second):  # the coordinator may start them in any order
-        await db.fetchval(Q.start_workflow, wf, "coordinator")
-    order = []
-    for _ in range(3):
-        row = await db.fetchrow(
-            "SELECT * FROM tasks WHERE instrument = 'balance' AND status = 'queued'"
-        )
-        order.append(row["workflow_id"])
-        await claim(db, row)
-        await finish(db, row)
-    assert order == [first, second, third]

@@ -164,8 +164,9 @@ async def create_workflow(
     return workflow_id, view
 
 
-def _task(row: asyncpg.Record, attempts: list[AttemptOut]) -> TaskOut:
-    return TaskOut(**dict(row), attempts=attempts)
+def _task(row: asyncpg.Record, attempts: list[AttemptOut] | None = None) -> TaskOut:
+    fields = {k: v for k, v in row.items() if k != "workflow_id"}
+    return TaskOut(**fields, attempts=attempts or [])
 
 
 def _workflow(row: asyncpg.Record, tasks: list[TaskOut]) -> WorkflowOut:
@@ -220,14 +221,10 @@ async def list_workflows(
     tasks: defaultdict[uuid.UUID, list[TaskOut]] = defaultdict(list)
     if rows:
         for t in await conn.fetch(Q.get_tasks_of_many, [r["id"] for r in rows]):
-            tasks[t["workflow_id"]].append(_task_summary(t))
+            tasks[t["workflow_id"]].append(_task(t))
     items = [_workflow(r, tasks[r["id"]]) for r in rows]
     next_cursor = (rows[-1]["created_at"], rows[-1]["id"]) if more else None
     return items, next_cursor
-
-
-def _task_summary(row: asyncpg.Record) -> TaskOut:
-    return TaskOut(**{k: v for k, v in row.items() if k != "workflow_id"})
 
 
 async def get_history(

@@ -45,9 +45,7 @@ def to_message(row: asyncpg.Record) -> aio_pika.Message:
         "data": row["data"],
     }
     headers: dict[str, Any] = {}
-    if row["traceparent"]:
-        headers["traceparent"] = row["traceparent"]
-    elif row["workflow_id"]:
+    if row["workflow_id"]:
         headers["traceparent"] = traceparent(row["workflow_id"], row["task_id"])
     return aio_pika.Message(
         body=_json(body),

@@ -170,8 +170,7 @@ SELECT min(retry_at) FROM tasks WHERE status = 'pending' AND retry_at IS NOT NUL
 
 -- name: outbox_batch
 -- The relay's batch: locked so parallel relays take disjoint rows.
-SELECT id, event_id, routing_key, event_type, workflow_id, task_id, attempt, data,
-       traceparent, occurred_at
+SELECT id, event_id, routing_key, event_type, workflow_id, task_id, attempt, data, occurred_at
 FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED;
 
 -- name: outbox_delete

@@ -84,7 +84,6 @@ CREATE TABLE outbox (
     task_id     uuid,
     attempt     int,
     data        jsonb NOT NULL DEFAULT '{}',
-    traceparent text,
     occurred_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 
@@ -156,10 +155,9 @@ DECLARE
 BEGIN
     INSERT INTO history (workflow_id, from_status, to_status, actor, reason)
     VALUES (NEW.id, CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END, NEW.status, laf_actor(), laf_reason());
-    INSERT INTO outbox (routing_key, event_type, workflow_id, data, traceparent)
+    INSERT INTO outbox (routing_key, event_type, workflow_id, data)
     VALUES ('workflow.' || NEW.status, 'workflow.' || NEW.status, NEW.id,
-            jsonb_build_object('name', NEW.name, 'status', NEW.status),
-            nullif(current_setting('laf.traceparent', true), ''))
+            jsonb_build_object('name', NEW.name, 'status', NEW.status))
     RETURNING id INTO v_outbox;
     PERFORM pg_notify('laf_outbox', v_outbox::text);
     RETURN NULL;
@@ -186,11 +184,10 @@ BEGIN
                     THEN coalesce(laf_reason(), error) ELSE laf_reason() END
         FROM changed
     ), events AS (
-        INSERT INTO outbox (routing_key, event_type, workflow_id, task_id, attempt, data, traceparent)
+        INSERT INTO outbox (routing_key, event_type, workflow_id, task_id, attempt, data)
         SELECT 'task.' || status || '.' || executor, 'task.' || status, workflow_id, id, attempt,
                jsonb_build_object('name', name, 'executor', executor, 'status', status,
-                                  'retry_at', retry_at),
-               nullif(current_setting('laf.traceparent', true), '')
+                                  'retry_at', retry_at)
         FROM changed
         RETURNING id
     )
