@@ -35,8 +35,16 @@ unit:
 bench: setup
 	@$(UV) run --frozen python scripts/bench.py $(BENCH_ARGS)
 
-lint:
+## lint: the boundaries and types CI holds: ruff, import-linter contracts, mypy --strict
+## over services/, and the frontend's tsc --noEmit
+lint: setup
 	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check --quiet services
+	@$(UV) run --frozen lint-imports --no-cache
+	@$(UV) run --frozen mypy services/*/src
+	@if [ ! -d frontend/node_modules ] || [ frontend/package-lock.json -nt frontend/node_modules/.package-lock.json ]; then \
+		$(UV) run --frozen npm --prefix frontend ci --no-audit --no-fund --loglevel=error; fi
+	@$(UV) run --frozen npm --prefix frontend run --silent typecheck
 
 migrate: setup
 	@$(UV) run --frozen laf-migrate --create

@@ -1,7 +1,8 @@
 """Print the API's OpenAPI document (as /openapi.json serves it) without starting a server.
 
 `--workflow-schema` prints the workflow JSON Schema (as /api/schemas/workflow serves it)
-instead. Used by scripts/gen-frontend-api.sh and by tests/browser/test_generated_api.py,
+instead; `--asyncapi` the AsyncAPI document of LAF's messages (as /asyncapi.json serves
+it; the committed copy is docs/asyncapi.json, kept current by tests/unit/test_asyncapi.py). Used by scripts/gen-frontend-api.sh and by tests/browser/test_generated_api.py,
 which keeps the committed copies in frontend/ current.
 """
 
@@ -13,9 +14,11 @@ import sys
 
 def openapi_document() -> str:
     from laf_api.app import create_app
-    from laf_core.settings import ApiSettings, CommonSettings
+    from laf_api.settings import ApiSettings
+    from laf_core.settings import CommonSettings
 
-    app = create_app(CommonSettings(dev_mode=True), ApiSettings(frontend_dir=""))
+    common = CommonSettings(webhook_secret="x" * 32)  # any secret: nothing is signed here
+    app = create_app(common, ApiSettings(frontend_dir=""))
     return json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
 
 
@@ -25,5 +28,16 @@ def workflow_schema() -> str:
     return json.dumps(WorkflowSpec.model_json_schema(), indent=2) + "\n"
 
 
+def asyncapi_document() -> str:
+    from laf_core.asyncapi import document
+
+    return json.dumps(document(), indent=2, sort_keys=True) + "\n"
+
+
 if __name__ == "__main__":
-    sys.stdout.write(workflow_schema() if "--workflow-schema" in sys.argv else openapi_document())
+    if "--asyncapi" in sys.argv:
+        sys.stdout.write(asyncapi_document())
+    elif "--workflow-schema" in sys.argv:
+        sys.stdout.write(workflow_schema())
+    else:
+        sys.stdout.write(openapi_document())

@@ -59,6 +59,12 @@ for _ in $(seq 1 12); do
 done
 as_root rabbitmqctl -q await_startup --timeout 10 >/dev/null 2>&1 || { log "RabbitMQ did not start"; exit 1; }
 
+# --- kubectl (renders the deploy/ overlays offline with `kubectl kustomize` in the tests)
+if ! command -v kubectl >/dev/null 2>&1; then
+  log "installing kubectl (manifest tests)"
+  apt_install kubernetes-client
+fi
+
 # --- Chromium (the browser tests). Node.js comes from PyPI with the dev tools (uv sync).
 if [ ! -x /usr/bin/chromium ]; then
   log "installing Chromium (browser tests)"

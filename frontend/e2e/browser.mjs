@@ -27,6 +27,8 @@ export async function openBrowser({ baseURL, artifacts }) {
     viewport: { width: 1280, height: 900 },
     deviceScaleFactor: 1,
     reducedMotion: "reduce",
+    // as the web app sends it: the API refuses a change made with the cookie without it
+    extraHTTPHeaders: { "X-Requested-With": "laf" },
   });
   const problems = [];
   const watch = (page) => {
@@ -44,6 +46,21 @@ export async function openBrowser({ baseURL, artifacts }) {
       const page = context.pages()[0] ?? (await context.newPage());
       page.setDefaultTimeout(15000);
       return page;
+    },
+    /** Log in through the form (the session cookie then serves every page and request). */
+    async logIn(page, username, password) {
+      // from a page that reads nothing: a list or workflow page's request in flight at
+      // log-out would answer 401, a console error that fails the scenario
+      await page.goto("/#/switch-user");
+      const who = page.getByLabel("Logged in");
+      if (await who.count()) {
+        if ((await who.textContent()).startsWith(`${username} `)) return;
+        await who.getByRole("button", { name: "Log out" }).click();
+      }
+      await page.getByLabel("User name").fill(username);
+      await page.getByLabel("Password").fill(password);
+      await page.getByRole("button", { name: "Log in" }).click();
+      await who.waitFor();
     },
     async shot(page, name) {
       const file = path.join(artifacts, `${name}.png`);

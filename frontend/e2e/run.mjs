@@ -7,7 +7,12 @@ import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { openBrowser } from "./browser.mjs";
-import { scenarios } from "./scenarios.mjs";
+import { scenarios as basics } from "./scenarios.mjs";
+import { scenarios as cockpit } from "./cockpit.mjs";
+import { scenarios as audit } from "./audit.mjs";
+import { scenarios as operator } from "./operator.mjs";
+
+const scenarios = { ...basics, ...cockpit, ...audit, ...operator };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const baseURL = process.env.LAF_E2E_BASE_URL;
@@ -28,6 +33,18 @@ const browser = await openBrowser({ baseURL, artifacts });
 for (const file of await readdir(artifacts))
   if (chosen.some((name) => file === `FAILED-${name}.png`)) await rm(path.join(artifacts, file), { force: true });
 const state = { run: Date.now().toString(36) };
+const users = {
+  operator: [process.env.LAF_E2E_USERNAME, process.env.LAF_E2E_PASSWORD],
+  viewer: [process.env.LAF_E2E_VIEWER_USERNAME, process.env.LAF_E2E_VIEWER_PASSWORD],
+  reviewer: [process.env.LAF_E2E_REVIEWER_USERNAME, process.env.LAF_E2E_REVIEWER_PASSWORD],
+  approver: [process.env.LAF_E2E_APPROVER_USERNAME, process.env.LAF_E2E_APPROVER_PASSWORD],
+  admin: [process.env.LAF_E2E_ADMIN_USERNAME, process.env.LAF_E2E_ADMIN_PASSWORD],
+};
+if (!users.operator[0]) {
+  console.error("set LAF_E2E_USERNAME and LAF_E2E_PASSWORD (an operator) to log in with");
+  process.exit(2);
+}
+await browser.logIn(await browser.page(), ...users.operator);
 let failed = 0;
 let passed = 0;
 try {
@@ -36,7 +53,7 @@ try {
     const page = await browser.page();
     const before = browser.problems.length;
     try {
-      await scenarios[name]({ page, browser, baseURL, state, log: (m) => console.log(`  ${name}: ${m}`) });
+      await scenarios[name]({ page, browser, baseURL, state, users, log: (m) => console.log(`  ${name}: ${m}`) });
       const problems = browser.problems.slice(before);
       if (problems.length) throw new Error(`console errors:\n    ${problems.join("\n    ")}`);
       passed++;

@@ -1,7 +1,10 @@
 // The browser scenarios of issue #6, in the order run.mjs runs them.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 
-const FINAL = ["succeeded", "failed", "cancelled"];
+// The final task states, from the API's own document (as the app's generated lists are).
+const OPENAPI = JSON.parse(readFileSync(new URL("../openapi.json", import.meta.url), "utf8"));
+const FINAL_TASK_STATUSES = OPENAPI.components.schemas.FinalTaskStatus.enum;
 
 /** A chromatogram shaped as docs/outputs.md says: baseline noise and two Gaussian peaks. */
 export function chromatogram() {
@@ -167,7 +170,6 @@ export const scenarios = {
     await page.getByRole("group", { name: "Workflow actions" }).getByRole("button", { name: "Cancel" }).click();
     const dialog = page.getByRole("dialog", { name: "Cancel workflow" });
     await dialog.getByLabel(/Reason/).fill("e2e: wrong sample loaded");
-    await dialog.getByLabel(/Your name/).fill("e2e-operator");
     await browser.shot(page, "cancel-dialog");
     await dialog.getByRole("button", { name: "Cancel workflow" }).click();
     // CONTRACT (issue #4): POST /api/workflows/{id}/cancel answers 200 with the workflow, now cancelled
@@ -177,13 +179,20 @@ export const scenarios = {
     assert.match(await answer.textContent(), /cancelled/);
     await dialog.getByRole("button", { name: "Close" }).click();
     await page.locator("[data-workflow-status=cancelled]").waitFor();
+    // Cancel is now disabled: focus goes to the page's heading, not lost to the document
+    await page.waitForFunction(() => document.activeElement?.id === "wf-title");
+    // the actions a cancelled workflow's tasks no longer allow are not offered
+    await page.getByRole("button", { name: /^task after: cancelled/ }).click();
+    const actions = page.getByRole("group", { name: "Actions on task after" });
+    assert.equal(await actions.getByRole("button", { name: "Retry" }).isDisabled(), true);
+    assert.equal(await actions.getByRole("button", { name: "Skip" }).isDisabled(), true);
     await page.locator("dl.facts").getByText("3/3 finished").waitFor();
     await page.locator('g.dag-node[data-task="long-step"][data-status="cancelled"]').waitFor();
     const after = await page.locator('g.dag-node[data-task="after"]').getAttribute("data-status");
-    assert.ok(FINAL.concat(["skipped"]).includes(after), `'after' should not run: ${after}`);
+    assert.ok(FINAL_TASK_STATUSES.includes(after), `'after' should not run: ${after}`);
     const history = page.locator("table.history");
     await history.getByText("e2e: wrong sample loaded").first().waitFor();
-    await history.getByText("user:e2e-operator").first().waitFor();
+    await history.getByText("user:olga").first().waitFor(); // who acts is who logged in
     await browser.shot(page, "cancel");
     log("cancelled, with the reason and the operator in the history");
   },
@@ -195,11 +204,7 @@ export const scenarios = {
     await page.locator("[data-runner]").first().waitFor();
     await page.locator("[data-live=live]").waitFor();
     const balance = page.locator('[data-instrument="balance-01"]');
-    if (!(await balance.count())) {
-      log("no balance-01 registered: the lab shows what there is");
-      await browser.shot(page, "lab");
-      return;
-    }
+    assert.equal(await balance.count(), 1, "balance-01 is registered (tests/browser/conftest.py seeds examples/lab.json)");
     // two workflows compete for the balance: one weighs, the other waits in its queue
     for (const n of [1, 2]) {
       const response = await page.request.post("/api/workflows", {
@@ -210,13 +215,55 @@ export const scenarios = {
       });
       assert.equal(response.status(), 201, await response.text());
     }
-    await balance.getByRole("link", { name: `weigh-1 · e2e weighing 1 ${state.run}` }).waitFor({ timeout: 15000 });
+    // on it now (the recent runs below list it too)
+    await balance.locator("ul.tasks-now").getByRole("link", { name: `weigh-1 · e2e weighing 1 ${state.run}` }).waitFor({ timeout: 15000 });
     await balance.locator("ol.queue").getByRole("link", { name: `weigh-2 · e2e weighing 2 ${state.run}` }).waitFor();
     await browser.shot(page, "lab");
     log("balance-01 busy with weigh-1, weigh-2 queued");
     await balance.locator("ol.queue").getByRole("link", { name: /weigh-2/ }).waitFor({ state: "detached", timeout: 15000 });
-    await balance.getByRole("link", { name: /weigh-2/ }).waitFor();
+    await balance.locator("ul.tasks-now").getByRole("link", { name: /weigh-2/ }).waitFor();
     await balance.getByText("idle").waitFor({ timeout: 15000 });
+    // both then among its recent runs, succeeded
+    await balance.locator('[data-run="weigh-2"]').getByText("succeeded").waitFor({ timeout: 15000 });
     log("then weigh-2 on it, then idle, without a reload");
+  },
+
+  // Issue #10: a viewer reads everything and is offered no change; the operator is.
+  async "viewer-and-operator"({ page, browser, state, users, log }) {
+    const response = await page.request.post("/api/workflows", {
+      data: { name: `e2e roles ${state.run}`, tasks: [{ name: "wait", executor: "manual", params: { instructions: "check" } }] },
+    });
+    assert.equal(response.status(), 201, await response.text());
+    const id = (await response.json()).id;
+    try {
+      await browser.logIn(page, ...users.viewer);
+      await page.getByLabel("Logged in").getByText("vic (viewer)").waitFor();
+      assert.equal(await page.getByRole("link", { name: "New workflow" }).count(), 0, "a viewer sees no submit");
+      await page.goto(`/#/workflows/${id}?task=wait`);
+      await page.getByRole("heading", { name: `e2e roles ${state.run}` }).waitFor();
+      await page.locator("[data-task-detail=wait]").waitFor();
+      assert.equal(await page.getByRole("group", { name: "Workflow actions" }).count(), 0);
+      assert.equal(await page.getByRole("button", { name: "Complete" }).count(), 0);
+      await page.goto("/#/new");
+      await page.getByText("Submitting a workflow needs the operator role").waitFor();
+      await browser.shot(page, "viewer");
+      log("the viewer reads the workflow; no submit, no actions");
+      // the API refuses a viewer's change too, with the role it needs
+      const refused = await page.request.post(`/api/workflows/${id}/cancel`, { data: { reason: "try" } });
+      assert.equal(refused.status(), 403);
+      assert.match((await refused.json()).detail, /needs the operator role/);
+    } finally {
+      await browser.logIn(page, ...users.operator);
+    }
+    await page.goto(`/#/workflows/${id}?task=wait`);
+    await page.getByRole("group", { name: "Workflow actions" }).waitFor();
+    await page.getByRole("button", { name: "Complete" }).waitFor();
+    assert.ok(await page.getByRole("link", { name: "New workflow" }).count());
+    log("the operator is offered them");
+    await page.getByRole("button", { name: "Log out" }).click();
+    await page.getByLabel("User name").waitFor();
+    const after = await page.request.get("/api/auth/me");
+    assert.equal(after.status(), 401, "logging out ends the session");
+    await browser.logIn(page, ...users.operator);
   },
 };

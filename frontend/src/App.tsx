@@ -1,5 +1,8 @@
-import { useEffect } from "react";
+import { useEffect, useState } from "react";
+import { holds, loadSession, logOut, useCan, useSession } from "./auth/session";
 import { Builder } from "./pages/Builder";
+import { Login } from "./pages/Login";
+import { Inbox } from "./pages/Inbox";
 import { Lab } from "./pages/Lab";
 import { WorkflowList } from "./pages/WorkflowList";
 import { WorkflowPage } from "./pages/WorkflowPage";
@@ -10,6 +13,7 @@ const TITLES: Record<Route["page"], string> = {
   workflow: "Workflow",
   new: "New workflow",
   lab: "Lab",
+  inbox: "Inbox",
   missing: "Not found",
 };
 
@@ -18,7 +22,13 @@ export function App() {
   useEffect(() => {
     document.title = `${TITLES[route.page]} — LAF`;
   }, [route.page]);
+  const [menu, setMenu] = useState(false);
+  useEffect(() => setMenu(false), [route]);
   const current = (page: Route["page"]) => (route.page === page || (page === "list" && route.page === "workflow") ? "page" : undefined);
+  const { user, notice } = useSession();
+  useEffect(() => {
+    if (user === undefined) void loadSession();
+  }, [user]);
   return (
     <>
       <a className="skip" href="#main" onClick={(e) => (e.preventDefault(), document.getElementById("main")?.focus())}>
@@ -33,24 +43,70 @@ export function App() {
           <span>LAF</span>
           <small>Laboratory Automation Framework</small>
         </a>
-        <nav aria-label="Main">
+        <button type="button" className="menu-toggle" aria-expanded={menu} aria-controls="main-nav" onClick={() => setMenu((m) => !m)}>
+          <span aria-hidden="true">☰</span> Menu
+        </button>
+        <nav aria-label="Main" id="main-nav" className={menu ? "open" : undefined}>
           <a href="#/workflows" aria-current={current("list")}>
             Workflows
           </a>
-          <a href="#/new" aria-current={current("new")}>
-            New workflow
+          {holds(user, "operator") && (
+            <a href="#/new" aria-current={current("new")}>
+              New workflow
+            </a>
+          )}
+          <a href="#/inbox" aria-current={current("inbox")}>
+            Inbox
           </a>
           <a href="#/lab" aria-current={current("lab")}>
             Lab
           </a>
           <a href="/docs">API</a>
         </nav>
+        {user && (
+          <div className="who" aria-label="Logged in">
+            <span>
+              {user.name} <small>({user.roles.join(", ") || "no role"})</small>
+            </span>
+            {!user.open_mode && (
+              <button type="button" className="link" onClick={() => void logOut()}>
+                Log out
+              </button>
+            )}
+          </div>
+        )}
       </header>
+      {user?.open_mode && (
+        <p className="open-mode" role="alert">
+          LAF_AUTH=off: this LAF accepts anyone, without logging in. For development only.
+        </p>
+      )}
       <main id="main" tabIndex={-1}>
+        {user === undefined && <p role="status">Loading…</p>}
+        {user === null && <Login notice={notice} />}
+        {user && <Pages route={route} />}
+      </main>
+    </>
+  );
+}
+
+function Pages({ route }: { route: Route }) {
+  const canOperate = useCan("operator");
+  return (
+    <>
         {route.page === "list" && <WorkflowList query={route.query} />}
         {route.page === "workflow" && <WorkflowPage key={route.id} id={route.id} task={route.task} />}
-        {route.page === "new" && <Builder />}
+        {route.page === "new" &&
+          (canOperate ? (
+            <Builder />
+          ) : (
+            <section>
+              <h1>New workflow</h1>
+              <p role="alert">Submitting a workflow needs the operator role. Ask an administrator if you need it.</p>
+            </section>
+          ))}
         {route.page === "lab" && <Lab />}
+        {route.page === "inbox" && <Inbox />}
         {route.page === "missing" && (
           <section>
             <h1>Not found</h1>
@@ -59,7 +115,6 @@ export function App() {
             </p>
           </section>
         )}
-      </main>
     </>
   );
 }

@@ -3,11 +3,13 @@ import { useEffect, useState } from "react";
 // Hash routes (the API serves static files without an SPA fallback):
 //   #/ and #/workflows[?status=&q=]  the list     #/workflows/<id>  one workflow
 //   #/new                            the builder  #/lab             the lab
+//   #/inbox                          steps awaiting an operator
 export type Route =
   | { page: "list"; query: URLSearchParams }
   | { page: "workflow"; id: string; task: string | null }
   | { page: "new"; query: URLSearchParams }
   | { page: "lab" }
+  | { page: "inbox" }
   | { page: "missing"; path: string };
 
 export function parseHash(hash: string): Route {
@@ -19,6 +21,7 @@ export function parseHash(hash: string): Route {
   if (parts[0] === "workflows" && parts.length === 2) return { page: "workflow", id: parts[1], task: query.get("task") };
   if (parts[0] === "new" && parts.length === 1) return { page: "new", query };
   if (parts[0] === "lab" && parts.length === 1) return { page: "lab" };
+  if (parts[0] === "inbox" && parts.length === 1) return { page: "inbox" };
   return { page: "missing", path };
 }
 

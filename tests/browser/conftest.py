@@ -15,8 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from laf_core.devstack import Stack
-from laf_core.testing import infra
+from devstack import Stack, running_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 FRONTEND = ROOT / "frontend"
@@ -52,22 +51,44 @@ def frontend_dist() -> Path:
 async def browser_stack(pg_template, frontend_dist, request):
     """The four services on a throw-away database and vhost, the API serving frontend/dist."""
     log_dir = ARTIFACTS / "logs" / request.module.__name__.rsplit(".", 1)[-1]
-    async with infra.running_stack(
+    async with running_stack(
         pg_template,
         log_dir,
         LAF_COORDINATOR_SWEEP_S="0.5",
         LAF_API_FRONTEND_DIR=str(frontend_dist),
     ) as stack:
-        await seed_lab(stack.api_url)
+        await seed_lab(stack.api_url, stack.auth_headers)
+        await make_users(stack)
         yield stack
 
 
-async def seed_lab(api_url: str) -> None:
-    """Register the demo lab's instruments, where the API has a registry (issue #4)."""
-    async with httpx.AsyncClient(base_url=api_url, timeout=10) as client:
-        paths = (await client.get("/openapi.json")).json()["paths"]
-        if "post" not in paths.get("/api/instruments", {}):
-            return
+# The people the browser logs in as: an operator for the scenarios, a viewer to see
+# what a read-only role is (not) offered, two reviewers (one reviews, the other
+# approves) and an admin who checks the audit chain: name -> (role, password, full name).
+USERS = {
+    "olga": ("operator", "olga-operates-the-lab", "Olga Operator"),
+    "vic": ("viewer", "vic-only-looks-here", "Vic Viewer"),
+    "rita": ("reviewer", "rita-reviews-results", "Rita Reviewer"),
+    "abe": ("reviewer", "abe-approves-batches", "Abe Approver"),
+    "ada": ("admin", "ada-administers-laf", "Ada Admin"),
+}
+
+
+async def make_users(stack: Stack) -> None:
+    async with httpx.AsyncClient(
+        base_url=stack.api_url, timeout=10, headers=stack.auth_headers
+    ) as c:
+        for name, (role, password, full_name) in USERS.items():
+            made = await c.post(
+                "/api/users",
+                json={"name": name, "password": password, "roles": [role], "full_name": full_name},
+            )
+            assert made.status_code == 201, made.text
+
+
+async def seed_lab(api_url: str, headers: dict[str, str]) -> None:
+    """Register the demo lab's instruments (examples/lab.json)."""
+    async with httpx.AsyncClient(base_url=api_url, timeout=10, headers=headers) as client:
         for instrument in json.loads(LAB.read_text()):
             response = await client.post("/api/instruments", json=instrument)
             assert response.status_code == 201, response.text
@@ -82,6 +103,16 @@ async def run_scenarios(stack: Stack, *scenarios: str, timeout: float = 240) -> 
     env = {
         **os.environ,
         "LAF_E2E_BASE_URL": stack.api_url,
+        "LAF_E2E_USERNAME": "olga",
+        "LAF_E2E_PASSWORD": USERS["olga"][1],
+        "LAF_E2E_VIEWER_USERNAME": "vic",
+        "LAF_E2E_VIEWER_PASSWORD": USERS["vic"][1],
+        "LAF_E2E_REVIEWER_USERNAME": "rita",
+        "LAF_E2E_REVIEWER_PASSWORD": USERS["rita"][1],
+        "LAF_E2E_APPROVER_USERNAME": "abe",
+        "LAF_E2E_APPROVER_PASSWORD": USERS["abe"][1],
+        "LAF_E2E_ADMIN_USERNAME": "ada",
+        "LAF_E2E_ADMIN_PASSWORD": USERS["ada"][1],
         "LAF_E2E_ARTIFACTS": str(ARTIFACTS),
         "LAF_CHROMIUM": str(CHROMIUM),
     }

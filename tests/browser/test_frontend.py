@@ -33,3 +33,11 @@ async def test_lab_view_shows_instruments_their_task_and_queue_live(browser_stac
     then the second on it, then idle, without a reload."""
     output = await run_scenarios(browser_stack, "lab")
     assert "1 passed, 0 failed" in output
+
+
+async def test_an_operator_and_a_viewer_log_in_and_see_only_what_their_role_allows(browser_stack):
+    """Both log in through the form (the session in an HttpOnly cookie): the viewer reads a
+    workflow but is offered no submit and no operator action (the API answers 403 naming
+    the role anyway); the operator is offered them; logging out ends the session."""
+    output = await run_scenarios(browser_stack, "viewer-and-operator")
+    assert "1 passed, 0 failed" in output

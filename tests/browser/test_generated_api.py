@@ -1,6 +1,7 @@
 """The frontend's API types are generated, never hand-written: the committed
 frontend/openapi.json and frontend/workflow.schema.json must be what the Python
-app produces now (the Vitest suite checks src/api/schema.d.ts against openapi.json).
+app produces now (the Vitest suite checks src/api/schema.ts, the types and enum
+value lists, against openapi.json).
 Regenerate all three with scripts/gen-frontend-api.sh."""
 
 import importlib.util

@@ -21,7 +21,7 @@ DEMO = Path(__file__).resolve().parents[2] / "examples" / "assay-simlab.json"
 async def lab(stack):
     stack.start("simlab", LAF_SIMLAB_SEED="42", LAF_SIMLAB_TIME_SCALE="0.0005")
     await asyncio.to_thread(stack.wait_ready, 30, ["simlab"])
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=stack.auth_headers) as client:
         for entry in (await client.get(f"{stack.simlab_url}/instruments")).json():
             response = await client.post(f"{stack.api_url}/api/instruments", json=entry)
             assert response.status_code == 201, response.text

@@ -9,12 +9,21 @@ import pytest
 from laf_core import signing
 from laf_core.db.queries import Q
 from laf_core.testing.factories import diamond, task, workflow
+from laf_core.testing.infra import TEST_RUNNER_TOKEN
 from laf_core.testing.plugin import TEST_SECRET
 
+RUNNER = {"Authorization": f"Bearer {TEST_RUNNER_TOKEN}"}  # a runner's credential
 
-def signed(payload: dict, secret: str = TEST_SECRET, now: float | None = None):
+
+def signed(
+    payload: dict,
+    secret: str = TEST_SECRET,
+    now: float | None = None,
+    path: str = "/api/webhooks/tasks",
+):
     body = json.dumps(payload).encode()
-    return {"content": body, "headers": signing.sign_headers(secret, body, now=now)}
+    headers = signing.sign_headers(secret, "POST", path, body, now=now) | RUNNER
+    return {"content": body, "headers": headers}
 
 
 async def submit(client, document, **kwargs) -> dict:
@@ -116,6 +125,16 @@ async def test_list_is_newest_first_filtered_and_paginated(client, db):
         assert (await client.get("/api/workflows", params=bad)).status_code == 422
 
 
+async def test_an_unknown_status_filter_names_every_state_once(client):
+    response = await client.get("/api/workflows", params={"status": "exploded"})
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["query", "status"]
+    assert error["msg"] == (
+        "Input should be one of 'pending', 'running', 'paused', 'succeeded', 'failed', 'cancelled'"
+    )
+
+
 async def test_label_filter(client):
     await submit(client, workflow(task("a"), labels={"batch": "B-1"}))
     other = await submit(client, workflow(task("a"), labels={"batch": "B-2", "site": "x"}))
@@ -150,8 +169,19 @@ async def test_probes(client):
 
 async def test_webhooks_require_a_valid_signature(client):
     payload = {"type": "started", "task_id": str(uuid.uuid4()), "attempt": 1}
-    unsigned = await client.post("/api/webhooks/tasks", json=payload)
+    unsigned = await client.post("/api/webhooks/tasks", json=payload, headers=RUNNER)
     assert unsigned.status_code == 401
+    by_a_person = await client.post(
+        "/api/webhooks/tasks",
+        **signed(payload)
+        | {
+            "headers": {
+                **signed(payload)["headers"],
+                "Authorization": client.headers["Authorization"],
+            }
+        },
+    )
+    assert by_a_person.status_code == 403 and "runner role" in by_a_person.text
     wrong = await client.post("/api/webhooks/tasks", **signed(payload, secret="wrong"))
     assert wrong.status_code == 401
     stale = await client.post("/api/webhooks/tasks", **signed(payload, now=time.time() - 3600))
@@ -181,7 +211,7 @@ async def test_claim_once_then_409_and_results_queue_dependents(client, db):
         "outputs": {"v": 1},
     }
     done = await client.post("/api/webhooks/tasks", **signed(result))
-    assert done.json() == {"accepted": True, "outcome": "succeeded"}
+    assert done.json() == {"accepted": True, "outcome": "succeeded", "next": None}
     duplicate = await client.post("/api/webhooks/tasks", **signed(result))
     assert duplicate.status_code == 409
     tasks = (await client.get(f"/api/workflows/{wf['id']}")).json()["tasks"]
@@ -201,8 +231,12 @@ async def test_claim_once_then_409_and_results_queue_dependents(client, db):
 
 async def test_runner_heartbeats_are_listed(client):
     beat = {"runner_id": "r-7", "executors": ["noop", "local"], "hostname": "h", "concurrency": 4}
-    assert (await client.post("/api/webhooks/runners", **signed(beat))).status_code == 204
-    assert (await client.post("/api/webhooks/runners", json=beat)).status_code == 401
+    assert (
+        await client.post("/api/webhooks/runners", **signed(beat, path="/api/webhooks/runners"))
+    ).status_code == 204
+    assert (
+        await client.post("/api/webhooks/runners", json=beat, headers=RUNNER)
+    ).status_code == 401
     runners = (await client.get("/api/runners")).json()
     assert [(r["id"], r["executors"], r["alive"]) for r in runners] == [
         ("r-7", ["noop", "local"], True)

@@ -7,7 +7,10 @@ from laf_core import signing
 from laf_core.db.queries import Q
 from laf_core.task_tokens import task_token
 from laf_core.testing.factories import task, workflow
+from laf_core.testing.infra import TEST_RUNNER_TOKEN
 from laf_core.testing.plugin import TEST_SECRET
+
+RUNNER = {"Authorization": f"Bearer {TEST_RUNNER_TOKEN}"}
 
 HPLC_JOB = task("hplc", executor="kubernetes", params={"image": "registry.example/hplc:1.4"})
 
@@ -15,7 +18,9 @@ HPLC_JOB = task("hplc", executor="kubernetes", params={"image": "registry.exampl
 async def announce(client, runner_id, *executors):
     body = json.dumps({"runner_id": runner_id, "executors": list(executors)}).encode()
     response = await client.post(
-        "/api/webhooks/runners", content=body, headers=signing.sign_headers(TEST_SECRET, body)
+        "/api/webhooks/runners",
+        content=body,
+        headers=signing.sign_headers(TEST_SECRET, "POST", "/api/webhooks/runners", body) | RUNNER,
     )
     assert response.status_code == 204
 
@@ -62,7 +67,9 @@ async def running_attempt(client, db, executor_task):
     claim = {"type": "started", "task_id": task_id, "attempt": 1, "runner_id": "r-k8s"}
     body = json.dumps(claim).encode()
     response = await client.post(
-        "/api/webhooks/tasks", content=body, headers=signing.sign_headers(TEST_SECRET, body)
+        "/api/webhooks/tasks",
+        content=body,
+        headers=signing.sign_headers(TEST_SECRET, "POST", "/api/webhooks/tasks", body) | RUNNER,
     )
     assert response.status_code == 200, response.text
     return created["id"], uuid.UUID(task_id)
@@ -81,7 +88,7 @@ async def test_a_pod_reports_its_own_result_with_its_attempt_token(client, db):
         from_pod("f" * 64, result),  # a forged token
         from_pod(task_token(TEST_SECRET, task_id, 2), result),  # another attempt's
         from_pod(task_token(TEST_SECRET, uuid.uuid4(), 1), result),  # another task's
-        {"json": result},  # neither token nor signature
+        {"json": result, "headers": {"Authorization": ""}},  # neither token nor signature
     ):
         assert (await client.post("/api/webhooks/tasks", **bad)).status_code == 401
     claim = from_pod(token, {**result, "type": "started"})
@@ -94,10 +101,10 @@ async def test_a_pod_reports_its_own_result_with_its_attempt_token(client, db):
     done = await client.post(
         "/api/webhooks/tasks", **from_pod(token, {**result, "outputs": {"peaks": 3}})
     )
-    assert done.json() == {"accepted": True, "outcome": "succeeded"}
+    assert done.json() == {"accepted": True, "outcome": "succeeded", "next": None}
     again = await client.post("/api/webhooks/tasks", **from_pod(token, result))
     assert again.status_code == 409  # the runner's later report changes nothing either
     fetched = (await client.get(f"/api/workflows/{workflow_id}")).json()
     assert fetched["tasks"][0]["outputs"] == {"peaks": 3}
     history = (await client.get(f"/api/workflows/{workflow_id}/history")).json()
-    assert history[-2]["actor"] == "pod:hplc-pod" and history[-2]["to_status"] == "succeeded"
+    assert history[-2]["actor"] == f"pod:{task_id}/1" and history[-2]["to_status"] == "succeeded"

@@ -7,12 +7,13 @@ import httpx
 import pytest
 import uvicorn
 
+from devstack import free_port
 from laf_core.contracts.reports import ClaimedTask, InstrumentRef
-from laf_core.devstack import free_port
-from laf_core.settings import RunnerSettings, SimlabSettings
 from laf_runner.executors import Context, TaskFailed
 from laf_runner.executors.http import HttpExecutor
+from laf_runner.settings import RunnerSettings
 from laf_simlab.app import create_app
+from laf_simlab.settings import SimlabSettings
 
 CTX = Context(runner_id="test-runner", workdir="")
 RUN = HttpExecutor(RunnerSettings(http_poll_s=0.05, http_unreachable_s=1.0))
@@ -67,7 +68,7 @@ async def operations(lab_url, instrument):
 
 
 async def test_a_long_operation_is_polled_to_its_outputs(lab_url):
-    outputs = await RUN(
+    outputs = await RUN.run(
         on(lab_url, "hplc-01", {"run_time_min": 5, "concentration_mg_per_ml": 0.4}), CTX
     )
     assert outputs["run_time_min"] == 5 and outputs["peaks"] and outputs["area"] > 0
@@ -75,13 +76,13 @@ async def test_a_long_operation_is_polled_to_its_outputs(lab_url):
 
 
 async def test_an_immediate_answer_needs_no_polling(lab_url):
-    outputs = await RUN(on(lab_url, "ph-01", {"nominal_ph": 4.5}), CTX)
+    outputs = await RUN.run(on(lab_url, "ph-01", {"nominal_ph": 4.5}), CTX)
     assert abs(outputs["ph"] - 4.5) < 0.1
 
 
 async def test_the_instrument_gets_the_inputs(lab_url):
     weighed = {"weigh": {"mass_mg": 40.0, "material": "sample"}}
-    outputs = await RUN(
+    outputs = await RUN.run(
         on(lab_url, "bath-01", {"medium_ml": 100, "time_points_min": [0, 5, 10]}, weighed),
         CTX,
     )
@@ -91,19 +92,19 @@ async def test_the_instrument_gets_the_inputs(lab_url):
 async def test_instrument_errors_become_the_tasks_error_with_the_instruments_message(lab_url):
     await fault(lab_url, "balance-01", mode="fail", message="draft shield open", count=1)
     with pytest.raises(TaskFailed, match=r"^balance-01: draft shield open$"):
-        await RUN(on(lab_url, "balance-01", {"target_mg": 10}), CTX)
+        await RUN.run(on(lab_url, "balance-01", {"target_mg": 10}), CTX)
     await fault(lab_url, "balance-01", mode="offline", message="balance-01 is being calibrated")
     with pytest.raises(TaskFailed, match=r"balance-01 is being calibrated \(HTTP 503\)"):
-        await RUN(on(lab_url, "balance-01", {"target_mg": 10}), CTX)
+        await RUN.run(on(lab_url, "balance-01", {"target_mg": 10}), CTX)
     with pytest.raises(TaskFailed, match=r"params.target_mg must be between .* \(HTTP 422\)"):
         await fault(lab_url, "balance-01", mode="ok")
-        await RUN(on(lab_url, "balance-01", {"target_mg": 0}), CTX)
+        await RUN.run(on(lab_url, "balance-01", {"target_mg": 0}), CTX)
 
 
 async def test_cancelling_or_timing_out_tells_the_instrument_to_abort(lab_url):
     task = on(lab_url, "hplc-01", {"run_time_min": 120})
     with pytest.raises(TimeoutError):
-        await asyncio.wait_for(RUN(task, CTX), 0.3)
+        await asyncio.wait_for(RUN.run(task, CTX), 0.3)
     async with httpx.AsyncClient() as client:
         state = (await client.get(f"{lab_url}/instruments/hplc-01")).json()
     assert state["active_operations"] == []  # aborted, the HPLC is free again
@@ -111,7 +112,7 @@ async def test_cancelling_or_timing_out_tells_the_instrument_to_abort(lab_url):
 
 async def test_an_instrument_not_online_in_the_registry_or_unreachable_fails_the_task(lab_url):
     with pytest.raises(TaskFailed, match="instrument hplc-01 is maintenance"):
-        await RUN(on(lab_url, "hplc-01", {}, status="maintenance"), CTX)
+        await RUN.run(on(lab_url, "hplc-01", {}, status="maintenance"), CTX)
     dead = f"http://127.0.0.1:{free_port()}/instruments/hplc-01"
     with pytest.raises(TaskFailed, match=r"instrument hplc-01 unreachable for 1s"):
-        await RUN(on(lab_url, "hplc-01", {}, endpoint=dead), CTX)
+        await RUN.run(on(lab_url, "hplc-01", {}, endpoint=dead), CTX)

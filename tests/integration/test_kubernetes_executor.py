@@ -9,15 +9,17 @@ import asyncio
 import inspect
 import uuid
 
+import aio_pika
 import kmock
 import pytest
 
 from laf_core.contracts.reports import ClaimedTask
-from laf_core.settings import RunnerSettings
 from laf_core.task_tokens import task_token
-from laf_runner import k8s_spec
 from laf_runner.executors import Context, TaskFailed
 from laf_runner.executors.kubernetes import KubernetesExecutor, configuration_problem
+from laf_runner.executors.kubernetes import spec as k8s_spec
+from laf_runner.leases import Leases
+from laf_runner.settings import RunnerSettings
 from tests.kmock_cluster import (
     JOBS,
     NS,
@@ -61,7 +63,7 @@ def settings(kubeconfig):
 async def executor(settings):
     executor = KubernetesExecutor(settings, SECRET)
     yield executor
-    await executor.aclose()
+    await executor.close()
 
 
 def claimed(name="hplc", attempt=1, timeout_s=600.0, **params) -> ClaimedTask:
@@ -103,7 +105,7 @@ async def job_exists(cluster, name):
 
 async def test_the_job_is_created_as_specified_and_followed_to_success(cluster, executor):
     task = claimed()
-    run = asyncio.create_task(executor(task, CTX))
+    run = asyncio.create_task(executor.run(task, CTX))
     job = await job_exists(cluster, name_of(task))
     labels = job["metadata"]["labels"]
     assert labels[k8s_spec.TASK] == str(task.task_id) and labels[k8s_spec.ATTEMPT] == "1"
@@ -138,7 +140,7 @@ async def test_the_job_is_created_as_specified_and_followed_to_success(cluster, 
 
 async def test_a_non_zero_exit_fails_with_the_code_and_the_last_log_line(cluster, executor):
     task = claimed()
-    run = asyncio.create_task(executor(task, CTX))
+    run = asyncio.create_task(executor.run(task, CTX))
     job = (await job_exists(cluster, name_of(task)))["metadata"]["name"]
     cluster[f"get {PODS}/{job}-x7k2p/log"] << b"loading method\nERROR: column pressure too high\n"
     await add_pod(cluster, job, {"terminated": {"exitCode": 3, "reason": "Error"}}, phase="Failed")
@@ -158,7 +160,7 @@ async def test_a_non_zero_exit_fails_with_the_code_and_the_last_log_line(cluster
 
 async def test_an_image_pull_error_fails_at_once_and_deletes_the_job(cluster, executor):
     task = claimed()
-    run = asyncio.create_task(executor(task, CTX))
+    run = asyncio.create_task(executor.run(task, CTX))
     job = (await job_exists(cluster, name_of(task)))["metadata"]["name"]
     waiting = {
         "reason": "ErrImagePull",
@@ -173,7 +175,7 @@ async def test_an_image_pull_error_fails_at_once_and_deletes_the_job(cluster, ex
 
 async def test_the_deadline_fails_the_attempt(cluster, executor):
     task = claimed(timeout_s=30)
-    run = asyncio.create_task(executor(task, CTX))
+    run = asyncio.create_task(executor.run(task, CTX))
     job = (await job_exists(cluster, name_of(task)))["metadata"]["name"]
     await set_job_status(
         cluster,
@@ -196,7 +198,7 @@ async def test_the_deadline_fails_the_attempt(cluster, executor):
 
 async def test_cancelling_the_attempt_deletes_the_job_in_the_background(cluster, executor):
     task = claimed()
-    run = asyncio.create_task(executor(task, CTX))
+    run = asyncio.create_task(executor.run(task, CTX))
     job = (await job_exists(cluster, name_of(task)))["metadata"]["name"]
     run.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -210,7 +212,7 @@ async def test_a_job_that_exists_for_the_attempt_is_followed_not_created_again(c
     task = claimed()
     manifest = k8s_spec.build_job(task, executor.defaults, CTX.runner_id, "token")
     assert (await cluster.post(JOBS, json=manifest)).status in (200, 201)
-    run = asyncio.create_task(executor(task, CTX))
+    run = asyncio.create_task(executor.run(task, CTX))
     await until(lambda: requests(cluster, "GET", f"{JOBS}?"))  # watching
     conflicts = [r for r in requests(cluster, "POST", JOBS)]
     assert len(conflicts) == 2  # ours above, then the executor's: a 409
@@ -226,13 +228,13 @@ async def test_a_job_of_another_attempt_under_the_same_name_is_not_adopted(clust
     manifest["metadata"]["name"] = name_of(task)
     assert (await cluster.post(JOBS, json=manifest)).status in (200, 201)
     with pytest.raises(TaskFailed, match="exists and is not this attempt's"):
-        await asyncio.wait_for(executor(task, CTX), 5)
+        await asyncio.wait_for(executor.run(task, CTX), 5)
 
 
 async def test_a_restarted_runner_re_attaches_to_its_jobs_by_label(cluster, settings):
     first = KubernetesExecutor(settings, SECRET)
     task = claimed()
-    run = asyncio.create_task(first(task, CTX))
+    run = asyncio.create_task(first.run(task, CTX))
     job = (await job_exists(cluster, name_of(task)))["metadata"]["name"]
     foreign = claimed(name="other")  # another runner's Job: not ours to follow
     assert (
@@ -242,7 +244,7 @@ async def test_a_restarted_runner_re_attaches_to_its_jobs_by_label(cluster, sett
     run.cancel()
     with pytest.raises(asyncio.CancelledError):
         await run
-    await first.aclose()
+    await first.close()
     assert not requests(cluster, "DELETE", job)
 
     second = KubernetesExecutor(settings, SECRET)
@@ -255,9 +257,57 @@ async def test_a_restarted_runner_re_attaches_to_its_jobs_by_label(cluster, sett
         await set_job_status(cluster, job, {"succeeded": 1})
         outputs = await asyncio.wait_for(resumed, 5)
     finally:
-        await second.aclose()
+        await second.close()
     assert outputs["job"] == job
     assert len(requests(cluster, "POST", JOBS)) == 2  # the task's Job once, and the foreign one
+
+
+async def test_a_gone_runners_jobs_are_adopted_by_another_runner_of_its_pool(
+    cluster, settings, amqp_url
+):
+    """Two replicas of the pool `kubernetes`, each with its leases on its own broker
+    connection: while the first lives, the second leaves its Job alone; once the first
+    is gone (its connection with it, as when its pod is replaced), the second adopts it."""
+    connections = [await aio_pika.connect(amqp_url) for _ in range(2)]
+    leases = [Leases(), Leases()]
+    for lease, connection in zip(leases, connections, strict=True):
+        await lease.attach(connection)
+    first_ctx = Context(runner_id="runner-7f9c", workdir="", pool="kubernetes", leases=leases[0])
+    second_ctx = Context(runner_id="runner-b21d", workdir="", pool="kubernetes", leases=leases[1])
+    first, second = KubernetesExecutor(settings, SECRET), KubernetesExecutor(settings, SECRET)
+    other_pool = claimed(name="elsewhere")
+    try:
+        task = claimed()
+        run = asyncio.create_task(first.run(task, first_ctx))
+        job = await job_exists(cluster, name_of(task))
+        assert job["metadata"]["labels"][k8s_spec.POOL] == "kubernetes"
+        assert job["metadata"]["labels"][k8s_spec.RUNNER] == "runner-7f9c"
+        foreign = k8s_spec.build_job(other_pool, first.defaults, "runner-x", "t", pool="gpu")
+        assert (await cluster.post(JOBS, json=foreign)).status in (200, 201)
+        assert await second.recover(second_ctx) == [], "its runner lives: not to be adopted"
+
+        first.detach()  # the first runner's pod goes: its Job stays, its connection ends
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+        await connections[0].close()
+        assert not requests(cluster, "DELETE", name_of(task))
+
+        [found] = await until(lambda: second.recover(second_ctx))
+        assert (found.task.task_id, found.task.attempt) == (task.task_id, task.attempt)
+        resumed = asyncio.create_task(found.resume(found.task, second_ctx))
+        await asyncio.sleep(0.05)
+        assert await second.recover(second_ctx) == [], "adopted once, not twice"
+        await set_job_status(cluster, name_of(task), {"succeeded": 1})
+        outputs = await asyncio.wait_for(resumed, 5)
+        assert outputs["job"] == name_of(task)
+        assert await second.recover(second_ctx) == [], "followed to its end: not adopted again"
+        assert len(requests(cluster, "POST", JOBS)) == 2  # created once, never again
+    finally:
+        await first.close()
+        await second.close()
+        for connection in connections:
+            await connection.close()
 
 
 @pytest.mark.parametrize(
@@ -270,7 +320,7 @@ async def test_a_restarted_runner_re_attaches_to_its_jobs_by_label(cluster, sett
 async def test_a_dropped_watch_stream_is_resumed(cluster, executor, drop):
     cluster["watch batch/v1/jobs"] << drop  # the first watch of Jobs drops; later ones are served
     task = claimed()
-    run = asyncio.create_task(executor(task, CTX))
+    run = asyncio.create_task(executor.run(task, CTX))
     job = (await job_exists(cluster, name_of(task)))["metadata"]["name"]
 
     def watches():

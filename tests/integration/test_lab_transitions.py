@@ -5,6 +5,7 @@ import asyncio
 import pytest
 
 from laf_core.db.queries import Q
+from laf_core.testing.concurrency import all_at_once
 from laf_core.testing.factories import task, workflow
 from tests.integration.test_transitions import (
     claim,
@@ -32,7 +33,7 @@ async def holding(db, instrument_id: str) -> int:
     )
 
 
-async def test_slots_are_never_over_granted_under_concurrent_finishes(db):
+async def test_slots_are_never_over_granted_under_concurrent_finishes(db, database_url):
     await add_instrument(db, "hplc", capacity=2)
     workflows = [
         await submit(db, workflow(task("gate"), task("inject", "gate", instrument="hplc")))
@@ -43,8 +44,9 @@ async def test_slots_are_never_over_granted_under_concurrent_finishes(db):
     gates = [(await tasks_by_name(db, wf))["gate"] for wf in workflows]
     for gate in gates:
         await claim(db, gate)
-    # Twelve gates finish at once; each makes its inject ready on the same instrument.
-    await asyncio.gather(*(finish(db, gate) for gate in gates))
+    # Twelve gates finish at once (a connection each); each makes its inject ready on the
+    # same instrument.
+    await all_at_once(database_url, [lambda conn, g=gate: finish(conn, g) for gate in gates])
     assert await holding(db, "hplc") == 2
     waiting = await db.fetchval(
         "SELECT count(*) FROM tasks WHERE instrument = 'hplc' AND status = 'waiting'"
@@ -59,7 +61,7 @@ async def test_slots_are_never_over_granted_under_concurrent_finishes(db):
             break
         for row in queued:
             await claim(db, row)
-        await asyncio.gather(*(finish(db, row) for row in queued))
+        await all_at_once(database_url, [lambda conn, r=row: finish(conn, r) for row in queued])
         assert await holding(db, "hplc") <= 2
     assert {await status_of(db, wf) for wf in workflows} == {"succeeded"}
 
@@ -181,15 +183,23 @@ async def test_a_manual_task_runs_without_a_runner_and_times_out_only_with_a_lim
         "operator",
         "running",
     )
-    await asyncio.sleep(0.3)
-    assert await db.fetchval(Q.fail_stuck, 45.0, 30.0, "coordinator") == 1
+    async with asyncio.timeout(10):  # the reconciler fails it once past its 0.2 s
+        while not (failed := await db.fetchval(Q.fail_stuck, 45.0, 30.0, "coordinator")):
+            await asyncio.sleep(0.05)
+    assert failed == 1
+    t = await tasks_by_name(db, wf)
+    started = t["sign"]["started_at"]
+    assert (t["sign"]["finished_at"] - started).total_seconds() >= 0.2  # not before
     t = await tasks_by_name(db, wf)
     assert (t["sign"]["status"], t["sign"]["error"], t["wait"]["status"]) == (
         "failed",
         "timed out after 0.2s",
         "running",
     )
-    assert await db.fetchval(Q.complete_task, wf, "wait", {"ok": True}, "user:x", "checked") == "ok"
+    assert (
+        await db.fetchval(Q.complete_task, wf, "wait", {"ok": True}, "user:x", "checked", None)
+        == "ok"
+    )
     assert await status_of(db, wf) == "failed"
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from laf_core import broker, topology
 from laf_core.metrics import Metrics
-from laf_core.settings import ListenerSettings
 from laf_listener.relay import Relay
+from laf_listener.settings import ListenerSettings
 
 
 async def add_events(db, *keys: str) -> None:

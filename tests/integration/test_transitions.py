@@ -6,9 +6,10 @@ import uuid
 import asyncpg
 import pytest
 
-from laf_api import store
+from laf_api.store import workflows as store
 from laf_core.contracts.workflow import WorkflowSpec
 from laf_core.db.queries import Q
+from laf_core.testing.concurrency import all_at_once
 from laf_core.testing.factories import diamond, fan_out, task, workflow
 
 
@@ -36,7 +37,7 @@ async def claim(db, row) -> asyncpg.Record | None:
 
 async def finish(db, row, outcome="succeeded", outputs=None, error=None) -> str:
     return await db.fetchval(
-        Q.finish_task, row["id"], row["attempt"], outcome, outputs or {}, error, "runner:r1"
+        Q.finish_task, row["id"], row["attempt"], outcome, outputs or {}, error, "runner:r1", None
     )
 
 
@@ -88,7 +89,7 @@ async def test_a_claim_is_accepted_once_per_attempt_and_reports_must_match(db):
     assert await db.fetchrow(Q.claim_task, a["id"], a["attempt"] + 1, "r1") is None  # wrong attempt
     assert await claim(db, a) is not None
     assert await claim(db, a) is None  # second claim refused
-    assert await db.fetchval(Q.finish_task, a["id"], 2, "succeeded", {}, None, "r") == "stale"
+    assert await db.fetchval(Q.finish_task, a["id"], 2, "succeeded", {}, None, "r", None) == "stale"
     assert await finish(db, a) == "succeeded"
     assert await finish(db, a) == "stale"  # duplicate result changes nothing
     assert await finish(db, a, "failed", error="late") == "stale"
@@ -140,7 +141,7 @@ async def test_a_failure_with_attempts_left_schedules_a_retry_with_backoff(db):
     assert [tuple(r) for r in attempts] == [(1, "failed", "first try"), (2, "succeeded", None)]
 
 
-async def test_concurrent_results_of_a_fan_in_queue_the_join_exactly_once(db):
+async def test_concurrent_results_of_a_fan_in_queue_the_join_exactly_once(db, database_url):
     wf = await submit(db, fan_out(50))
     await db.fetchval(Q.start_workflow, wf, "coordinator")
     await run_task(db, wf, "root")
@@ -148,7 +149,10 @@ async def test_concurrent_results_of_a_fan_in_queue_the_join_exactly_once(db):
     assert len(leaves) == 50 and all(r["status"] == "queued" for r in leaves)
     for leaf in leaves:
         assert await claim(db, leaf) is not None
-    outcomes = await asyncio.gather(*(finish(db, leaf) for leaf in leaves))
+    # Fifty transactions in flight together, each on a connection of its own.
+    outcomes = await all_at_once(
+        database_url, [lambda conn, leaf=leaf: finish(conn, leaf) for leaf in leaves]
+    )
     assert outcomes == ["succeeded"] * 50
     join = (await tasks_by_name(db, wf))["join"]
     assert (join["status"], join["attempt"], join["deps_pending"]) == ("queued", 1, 0)
@@ -160,7 +164,7 @@ async def test_every_change_writes_history_and_an_outbox_event(db):
     wf = await submit(db, workflow(task("a")))
     await db.fetchval(Q.start_workflow, wf, "coordinator")
     await run_task(db, wf, "a")
-    history = await db.fetch(Q.get_history, wf)
+    history = await db.fetch(Q.get_history, wf, None, 100_000)
     changes = [(h["task_name"], h["from_status"], h["to_status"], h["actor"]) for h in history]
     assert changes == [
         (None, None, "pending", "user:test"),
@@ -182,9 +186,25 @@ async def test_every_change_writes_history_and_an_outbox_event(db):
     ]
 
 
-async def test_history_is_append_only(db):
+async def test_history_is_append_only(db, owner_database_url):
     wf = await submit(db, workflow(task("a")))
-    with pytest.raises(asyncpg.RaiseError, match="append-only"):
-        await db.execute("UPDATE history SET actor = 'mallory' WHERE workflow_id = $1", wf)
-    with pytest.raises(asyncpg.RaiseError, match="append-only"):
-        await db.execute("DELETE FROM history WHERE workflow_id = $1", wf)
+    # The services' role may not change or delete the audit record at all...
+    for sql in (
+        "UPDATE history SET actor = 'mallory' WHERE workflow_id = $1",
+        "DELETE FROM history WHERE workflow_id = $1",
+        "UPDATE signatures SET meaning = 'approved' WHERE workflow_id = $1",
+        "DELETE FROM audit_checkpoints WHERE $1::uuid IS NOT NULL",
+    ):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await db.execute(sql, wf)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await db.execute("TRUNCATE history")
+    # ...and the trigger refuses even the tables' owner (a second wall).
+    owner = await asyncpg.connect(owner_database_url)
+    try:
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await owner.execute("UPDATE history SET actor = 'mallory' WHERE workflow_id = $1", wf)
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await owner.execute("DELETE FROM history WHERE workflow_id = $1", wf)
+    finally:
+        await owner.close()

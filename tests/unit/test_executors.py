@@ -1,6 +1,9 @@
 import asyncio
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 import uuid
 
 import pytest
@@ -8,7 +11,9 @@ import pytest
 from laf_core.contracts.reports import ClaimedTask
 from laf_runner.executors import Context, TaskFailed, load
 
-CTX = Context(runner_id="test-runner", workdir="")
+# Attempt folders stay until a runner's report is accepted: these tests have no runner.
+CTX = Context(runner_id="test-runner", workdir=tempfile.mkdtemp(prefix="laf-test-"))
+atexit.register(shutil.rmtree, CTX.workdir, True)
 
 
 def claimed(executor: str, params: dict, inputs: dict | None = None, timeout_s=None) -> ClaimedTask:
@@ -25,12 +30,13 @@ def claimed(executor: str, params: dict, inputs: dict | None = None, timeout_s=N
 
 
 async def test_noop_returns_its_outputs_param():
-    assert await load("noop")(claimed("noop", {"outputs": {"x": 1}}), CTX) == {"x": 1}
-    assert await load("noop")(claimed("noop", {}), CTX) == {}
+    assert await load("noop").run(claimed("noop", {"outputs": {"x": 1}}), CTX) == {"x": 1}
+    assert await load("noop").run(claimed("noop", {}), CTX) == {}
 
 
 async def test_python_calls_sync_and_async_functions_with_inputs_and_params():
-    run = load("python")
+    python = load("python")
+    run = python.run
     out = await run(
         claimed(
             "python",
@@ -44,6 +50,7 @@ async def test_python_calls_sync_and_async_functions_with_inputs_and_params():
         claimed("python", {"function": "laf_runner.library:sleep", "seconds": 0.01}), CTX
     )
     assert out == {"slept": 0.01}
+    await python.close()
 
 
 @pytest.mark.parametrize(
@@ -56,8 +63,12 @@ async def test_python_calls_sync_and_async_functions_with_inputs_and_params():
     ],
 )
 async def test_python_failures_say_why(function, expected):
-    with pytest.raises(TaskFailed, match=expected):
-        await load("python")(claimed("python", {"function": function}), CTX)
+    python = load("python")
+    try:
+        with pytest.raises(TaskFailed, match=expected):
+            await python.run(claimed("python", {"function": function}), CTX)
+    finally:
+        await python.close()
 
 
 async def test_local_gets_inputs_and_identity_and_returns_outputs():
@@ -76,7 +87,7 @@ async def test_local_gets_inputs_and_identity_and_returns_outputs():
     )
     os.environ["LAF_WEBHOOK_SECRET"] = "must-not-leak"
     try:
-        out = await load("local")(task, CTX)
+        out = await load("local").run(task, CTX)
     finally:
         del os.environ["LAF_WEBHOOK_SECRET"]
     assert out["sum"] == 42
@@ -94,23 +105,23 @@ async def test_local_non_zero_exit_fails_with_the_last_stderr_line():
         "local", {"command": ["sh", "-c", "echo first >&2; echo 'disk full' >&2; exit 3"]}
     )
     with pytest.raises(TaskFailed) as info:
-        await load("local")(task, CTX)
+        await load("local").run(task, CTX)
     assert info.value.error == "exit code 3: disk full"
     assert info.value.outputs is not None and info.value.outputs["exit_code"] == 3
 
 
 async def test_local_missing_program_and_bad_outputs_fail_clearly():
     with pytest.raises(TaskFailed, match="cannot start 'no-such-program-xyz'"):
-        await load("local")(claimed("local", {"command": ["no-such-program-xyz"]}), CTX)
+        await load("local").run(claimed("local", {"command": ["no-such-program-xyz"]}), CTX)
     bad = claimed("local", {"command": ["sh", "-c", "echo '[1,2]' > $LAF_OUTPUTS"]})
     with pytest.raises(TaskFailed, match="must hold a JSON object"):
-        await load("local")(bad, CTX)
+        await load("local").run(bad, CTX)
 
 
 async def test_cancelling_a_local_task_kills_its_process_group(tmp_path):
     pid_file = tmp_path / "pid"
     task = claimed("local", {"command": ["sh", "-c", f"sleep 60 & echo $! > {pid_file}; wait"]})
-    running = asyncio.create_task(load("local")(task, CTX))
+    running = asyncio.create_task(load("local").run(task, CTX))
     for _ in range(100):
         if pid_file.exists() and pid_file.read_text().strip():
             break
@@ -151,7 +162,7 @@ async def test_a_restarted_runner_follows_a_local_attempt_its_killed_predecessor
         "from laf_core.contracts.reports import ClaimedTask\n"
         "from laf_runner.executors import Context, local\n"
         "task = ClaimedTask.model_validate_json(sys.argv[1])\n"
-        "asyncio.run(local.run(task, Context('old', sys.argv[2])))\n"
+        "asyncio.run(local.LocalExecutor().run(task, Context('old', sys.argv[2])))\n"
     )
     old = await asyncio.create_subprocess_exec(
         sys.executable, "-c", runner, task.model_dump_json(), str(tmp_path)
@@ -163,10 +174,14 @@ async def test_a_restarted_runner_follows_a_local_attempt_its_killed_predecessor
     old.kill()  # kill -9 the runner while its task runs
     await old.wait()
 
-    found = await local.recover(ctx)
+    found = await local.LocalExecutor().recover(ctx)
     assert [r.task.task_id for r in found] == [task.task_id]
     outputs = await found[0].resume(found[0].task, ctx)
     assert (outputs["v"], outputs["exit_code"], outputs["stdout_tail"]) == (1, 0, "done\n")
+    # The folder stays until the runner's report of it is accepted; then the runner removes it.
+    key = f"{task.task_id}-{task.attempt}"
+    assert [p.name for p in (tmp_path / "laf-attempts").iterdir()] == [key]
+    ctx.store.remove(key)
     assert list((tmp_path / "laf-attempts").iterdir()) == []
 
 
@@ -174,11 +189,22 @@ async def test_recover_leaves_attempts_of_a_live_runner_alone(tmp_path):
     from laf_runner.executors import local
 
     ctx = Context(runner_id="live", workdir=str(tmp_path))
-    running = asyncio.create_task(local.run(claimed("local", {"command": ["sleep", "5"]}), ctx))
+    running = asyncio.create_task(
+        local.LocalExecutor().run(claimed("local", {"command": ["sleep", "5"]}), ctx)
+    )
     async with asyncio.timeout(10):
         while not list(tmp_path.glob("laf-attempts/*/pid")):
             await asyncio.sleep(0.02)
-    assert await local.recover(ctx) == []
+    assert await local.LocalExecutor().recover(ctx) == []
     running.cancel()
     with pytest.raises(asyncio.CancelledError):
         await running
+
+
+async def test_local_outputs_larger_than_the_limit_fail_clearly_instead_of_being_read():
+    big = claimed(
+        "local",
+        {"command": ["sh", "-c", 'head -c 17000000 /dev/zero | tr "\\0" " " > "$LAF_OUTPUTS"']},
+    )
+    with pytest.raises(TaskFailed, match="LAF_OUTPUTS is larger than 16 MiB"):
+        await load("local").run(big, CTX)

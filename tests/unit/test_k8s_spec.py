@@ -7,8 +7,8 @@ import pytest
 
 from laf_core.contracts.job_params import kubernetes_params_problem
 from laf_core.contracts.reports import ClaimedTask
-from laf_runner import k8s_spec
-from laf_runner.k8s_status import judge
+from laf_runner.executors.kubernetes import spec as k8s_spec
+from laf_runner.executors.kubernetes.status import judge
 
 DEFAULTS = k8s_spec.JobDefaults(
     namespace="laf-jobs",
@@ -48,6 +48,7 @@ def test_the_job_carries_identity_deadline_retries_ttl_and_a_safe_context():
         "laf.io/task": "0b7a1c2e-3f4d-4e5f-8a9b-0c1d2e3f4a5b",
         "laf.io/attempt": "2",
         "laf.io/runner": "runner-7",
+        "laf.io/pool": "runner-7",  # no pool: only this runner adopts it
     }
     assert spec["template"]["metadata"]["labels"] == meta["labels"]
     assert meta["annotations"]["laf.io/runner-id"] == "runner/7"
@@ -230,3 +231,10 @@ def test_a_pod_still_creating_its_container_is_running():
 def test_an_unexplained_failure_keeps_the_jobs_reason_and_message():
     verdict = judge(job(failed("PodFailurePolicy", "container task failed")), [])
     assert verdict.error == "Job failed: PodFailurePolicy: container task failed"
+
+
+def test_a_pool_job_names_its_pool_for_any_runner_of_it_to_adopt():
+    job = k8s_spec.build_job(claimed(), DEFAULTS, "runner-7f9c", "t", pool="kubernetes")
+    labels = job["metadata"]["labels"]
+    assert (labels["laf.io/pool"], labels["laf.io/runner"]) == ("kubernetes", "runner-7f9c")
+    assert k8s_spec.in_pool(job, "kubernetes") and not k8s_spec.in_pool(job, "gpu")

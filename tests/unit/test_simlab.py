@@ -6,9 +6,9 @@ import statistics
 import httpx
 import pytest
 
-from laf_core.settings import SimlabSettings
 from laf_simlab.app import create_app
 from laf_simlab.instruments import InvalidParams, balance, dissolution, hplc, ph_meter, seeded
+from laf_simlab.settings import SimlabSettings
 
 
 def measure(model, instrument_id, params, inputs=None, seed=42):

@@ -1,7 +1,8 @@
 import pytest
 from pydantic import ValidationError
 
-from laf_core.contracts.workflow import EXECUTORS, WorkflowSpec
+from laf_core.contracts.states import EXECUTORS
+from laf_core.contracts.workflow import WorkflowSpec
 
 
 def spec(*tasks, **extra):

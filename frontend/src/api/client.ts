@@ -1,7 +1,6 @@
-// The API client: openapi-fetch typed by the generated `paths`, plus `send` for
-// operator actions whose endpoints the generated document may not have yet.
+// The API client: openapi-fetch typed by the generated `paths`; `attempt` turns
+// each answer (or a network failure) into a Result with the server's own words.
 import createClient from "openapi-fetch";
-import { operatorHeaders } from "./operator";
 import type { paths } from "./schema";
 
 export const api = createClient<paths>({
@@ -9,12 +8,31 @@ export const api = createClient<paths>({
   // resolved per call, so tests can stub the global
   fetch: (request: Request) => globalThis.fetch(request),
 });
+// Told of a 401 on an ordinary call (the session ended): set by auth/session.ts.
+let onUnauthorized: () => void = () => {};
+export function whenUnauthorized(handler: () => void): void {
+  onUnauthorized = handler;
+}
 api.use({
   onRequest({ request }) {
-    for (const [k, v] of Object.entries(operatorHeaders())) request.headers.set(k, v);
+    // The session cookie changes nothing without it (the API's CSRF rule).
+    request.headers.set("X-Requested-With", "laf");
     return request;
   },
+  onResponse({ request, response }) {
+    noteAnswer(request.url, response.status);
+    return response;
+  },
 });
+
+/**
+ * Tell the session of a 401, unless it answers a password: a login, or a
+ * signature (which asks for the password again, so its 401 means a wrong one).
+ */
+export function noteAnswer(url: string, status: number): void {
+  const path = new URL(url, "http://localhost").pathname;
+  if (status === 401 && !path.startsWith("/api/auth/") && !path.endsWith("/signatures")) onUnauthorized();
+}
 
 /** A 4xx/5xx answer, with the server's own words. */
 export interface ApiError {
@@ -26,7 +44,7 @@ export interface ApiError {
 
 export type Result<T> = { ok: true; status: number; data: T } | { ok: false; error: ApiError };
 
-/** The message of an error body: `{"detail": "..."}` or `{"detail": [{msg}]}`. */
+/** The message of an error body: `{"detail": "..."}`, `{"detail": [{msg}]}` or plain text. */
 export function errorFrom(status: number, body: unknown, fallback = ""): ApiError {
   const detail = (body as { detail?: unknown } | null)?.detail;
   if (typeof detail === "string") return { status, message: detail };
@@ -38,44 +56,8 @@ export function errorFrom(status: number, body: unknown, fallback = ""): ApiErro
     }));
     return { status, message: details.map((d) => d.msg).join("; "), details };
   }
-  if (status === 404 || status === 405)
-    return { status, message: `this server does not offer that yet (HTTP ${status})` };
+  if (typeof body === "string" && body.trim()) return { status, message: body.slice(0, 500) };
   return { status, message: fallback || `HTTP ${status}` };
-}
-
-async function readBody(response: Response): Promise<unknown> {
-  const text = await response.text();
-  if (!text) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return { detail: text.slice(0, 500) };
-  }
-}
-
-/** A JSON request to any API path; never throws. */
-export async function send<T = unknown>(
-  method: "GET" | "POST" | "PATCH",
-  path: string,
-  body?: unknown,
-): Promise<Result<T>> {
-  let response: Response;
-  try {
-    response = await fetch(path, {
-      method,
-      headers: {
-        Accept: "application/json",
-        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-        ...(method === "GET" ? {} : operatorHeaders()),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (err) {
-    return { ok: false, error: { status: 0, message: `the API is unreachable (${String(err)})` } };
-  }
-  const data = await readBody(response);
-  if (!response.ok) return { ok: false, error: errorFrom(response.status, data, response.statusText) };
-  return { ok: true, status: response.status, data: data as T };
 }
 
 /** Turn an openapi-fetch answer into a Result. */

@@ -1,8 +1,9 @@
 import { useMemo } from "react";
+import type { TaskStatus } from "../api/types";
 import { layoutDag, type GraphTask } from "../lib/graph";
 
 export interface DagTask extends GraphTask {
-  status?: string;
+  status?: TaskStatus;
   executor?: string;
   attempt?: number;
   instrument?: string | null;

@@ -1,6 +1,6 @@
 import { useEffect, useId, useRef, useState, type ReactNode } from "react";
 import type { Result } from "../api/client";
-import { operatorName, setOperatorName } from "../api/operator";
+import type { Workflow } from "../api/types";
 
 /** A modal dialog: focus moves in, Tab stays in, Escape closes, focus returns to the opener. */
 export function Modal({ title, onClose, children }: { title: string; onClose: () => void; children: (titleId: string) => ReactNode }) {
@@ -10,7 +10,26 @@ export function Modal({ title, onClose, children }: { title: string; onClose: ()
     const opener = document.activeElement as HTMLElement | null;
     const first = box.current?.querySelector<HTMLElement>("[autofocus], textarea, input, select, button");
     first?.focus();
-    return () => opener?.focus?.();
+    // back to the opener; if an action disabled it (Cancel on a now cancelled workflow) or it
+    // is gone, to the page's heading, so the keyboard keeps its place on the page
+    return () => {
+      setTimeout(() => {
+        const usable = opener && opener.isConnected && !opener.matches(":disabled") && opener !== document.body;
+        const target = usable ? opener : document.querySelector<HTMLElement>("main h1");
+        if (target && !usable && !target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+        target?.focus();
+      }, 0);
+    };
+  }, []);
+  // Escape closes it also when focus fell out of it (a button that went away once done)
+  const closeRef = useRef(onClose);
+  closeRef.current = onClose;
+  useEffect(() => {
+    const onDocumentKey = (ev: KeyboardEvent) => {
+      if (ev.key === "Escape" && !box.current?.contains(document.activeElement)) closeRef.current();
+    };
+    document.addEventListener("keydown", onDocumentKey);
+    return () => document.removeEventListener("keydown", onDocumentKey);
   }, []);
   const onKeyDown = (ev: React.KeyboardEvent) => {
     if (ev.key === "Escape") {
@@ -49,15 +68,14 @@ export interface ActionRequest {
   danger?: boolean;
   /** also ask for outputs (a JSON object), e.g. to complete a manual task */
   withOutputs?: boolean;
-  run: (reason: string, outputs?: Record<string, unknown>) => Promise<Result<unknown>>;
-  describe?: (data: unknown) => string;
+  /** the operator action; each answers with the workflow as it is now */
+  run: (reason: string, outputs?: Record<string, unknown>) => Promise<Result<Workflow>>;
+  describe?: (workflow: Workflow) => string;
 }
 
 /** Ask for a reason (and outputs), send the action, show the server's answer. */
 export function ActionDialog({ request, onClose, onDone }: { request: ActionRequest; onClose: () => void; onDone?: () => void }) {
   const [reason, setReason] = useState("");
-  const [who, setWho] = useState(operatorName);
-  const whoId = useId();
   const [outputs, setOutputs] = useState("{}");
   const [busy, setBusy] = useState(false);
   const [answer, setAnswer] = useState<{ ok: boolean; text: string } | null>(null);
@@ -81,7 +99,6 @@ export function ActionDialog({ request, onClose, onDone }: { request: ActionRequ
     setTouched(true);
     if (reasonMissing || outputsError || busy) return;
     setBusy(true);
-    setOperatorName(who);
     const res = await request.run(reason.trim(), parsed);
     setBusy(false);
     if (res.ok) {
@@ -113,10 +130,6 @@ export function ActionDialog({ request, onClose, onDone }: { request: ActionRequ
                 A reason is required.
               </p>
             )}
-          </div>
-          <div className="field">
-            <label htmlFor={whoId}>Your name (optional; recorded as the actor)</label>
-            <input id={whoId} value={who} onChange={(e) => setWho(e.target.value)} autoComplete="name" disabled={busy || answer?.ok} />
           </div>
           {request.withOutputs && (
             <div className="field">

@@ -1,5 +1,7 @@
 // Small line drawings of the lab's instruments, chosen by kind.
-export function InstrumentPicture({ kind, status }: { kind: string; status: string }) {
+import type { Status } from "../api/types";
+
+export function InstrumentPicture({ kind, status }: { kind: string; status: Status }) {
   const k = kind.toLowerCase();
   const common = { className: `instrument-picture status-${status}`, viewBox: "0 0 96 72", "aria-hidden": true } as const;
   if (k.includes("balance"))

@@ -1,4 +1,6 @@
-export function StatusBadge({ status, small }: { status: string; small?: boolean }) {
+import type { Status } from "../api/types";
+
+export function StatusBadge({ status, small }: { status: Status; small?: boolean }) {
   return (
     <span className={`badge status-${status}${small ? " badge-small" : ""}`} data-status={status}>
       {status}

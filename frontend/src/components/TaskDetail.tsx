@@ -1,17 +1,37 @@
 import { useMemo } from "react";
-import type { Task } from "../api/types";
-import { formatClock, formatDuration, secondsBetween } from "../lib/format";
+import { useCan } from "../auth/session";
+import { FINAL_TASK_STATUSES, isOneOf, type Task, type TaskStatus, type WorkflowStatus } from "../api/types";
+import { formatDuration, formatTime, secondsBetween } from "../lib/format";
+import { describePlace, type PlaceInLine, type Span } from "../lib/waiting";
 import { detectViews } from "../lib/shapes";
 import { OutputViewer } from "./Charts";
 import { StatusBadge } from "./StatusBadge";
 
 export type TaskVerb = "retry" | "skip" | "complete";
 
-export function allowedTaskActions(task: Task): Record<TaskVerb, boolean> {
+/** The operator actions each task state allows, as the API's guarded transitions do
+ * (laf_retry_task, laf_skip_task, laf_complete_task; others answer 409). Every state is
+ * named, so a new or renamed one fails tsc until it is decided here. */
+const ACTIONS: Record<TaskStatus, readonly TaskVerb[]> = {
+  pending: ["skip"],
+  waiting: ["skip"],
+  queued: ["skip"],
+  running: ["complete"],
+  succeeded: [],
+  failed: ["retry", "skip"],
+  cancelled: [],
+  skipped: [],
+};
+
+/** What the task's state allows, and its workflow's: nothing once the workflow was cancelled
+ * (the API refuses retry and skip then: "the workflow was cancelled"). */
+export function allowedTaskActions(task: Task, workflowStatus?: WorkflowStatus): Record<TaskVerb, boolean> {
+  const allowed = workflowStatus === "cancelled" ? [] : ACTIONS[task.status];
   return {
-    retry: ["failed", "cancelled"].includes(task.status),
-    skip: ["failed", "pending", "waiting", "queued"].includes(task.status),
-    complete: task.executor === "manual" && task.status === "running",
+    retry: allowed.includes("retry"),
+    skip: allowed.includes("skip"),
+    // only a manual step waits for an operator to complete it
+    complete: task.executor === "manual" && allowed.includes("complete"),
   };
 }
 
@@ -19,14 +39,23 @@ export function TaskDetail({
   task,
   onAction,
   onClose,
+  workflowStatus,
+  place,
+  waits,
 }: {
   task: Task;
   onAction: (verb: TaskVerb) => void;
   onClose: () => void;
-  workflowEnded?: boolean;
+  workflowStatus?: WorkflowStatus;
+  /** where it stands in its instrument's line */
+  place?: PlaceInLine;
+  /** its spans waiting for the instrument */
+  waits?: Span[];
 }) {
+  const canOperate = useCan("operator");
   const views = useMemo(() => detectViews(task.outputs), [task.outputs]);
-  const allowed = allowedTaskActions(task);
+  const allowed = allowedTaskActions(task, workflowStatus);
+  const waitedMs = (waits ?? []).reduce((s, w) => s + ((w.end ?? Date.now()) - w.start), 0);
   const instructions = typeof task.params.instructions === "string" ? task.params.instructions : null;
   const ran = secondsBetween(task.started_at, task.finished_at);
   return (
@@ -37,16 +66,20 @@ export function TaskDetail({
         </h2>
         <StatusBadge status={task.status} />
         <div className="actions" role="group" aria-label={`Actions on task ${task.name}`}>
-          <button type="button" onClick={() => onAction("retry")} disabled={!allowed.retry} title="Run a failed task again">
-            Retry
-          </button>
-          <button type="button" onClick={() => onAction("skip")} disabled={!allowed.skip} title="Count the task as done without outputs">
-            Skip
-          </button>
-          {task.executor === "manual" && (
-            <button type="button" className="primary" onClick={() => onAction("complete")} disabled={!allowed.complete}>
-              Complete
-            </button>
+          {canOperate && (
+            <>
+              <button type="button" onClick={() => onAction("retry")} disabled={!allowed.retry} title="Run a failed task again">
+                Retry
+              </button>
+              <button type="button" onClick={() => onAction("skip")} disabled={!allowed.skip} title="Count the task as done without outputs">
+                Skip
+              </button>
+              {task.executor === "manual" && (
+                <button type="button" className="primary" onClick={() => onAction("complete")} disabled={!allowed.complete}>
+                  Complete
+                </button>
+              )}
+            </>
           )}
           <button type="button" onClick={onClose} aria-label="Close task details">
             ×
@@ -68,24 +101,55 @@ export function TaskDetail({
         )}
         <div>
           <dt>Attempt</dt>
-          <dd>
-            {task.attempt} of {task.max_attempts}
-          </dd>
+          <dd>{task.attempt ? `${task.attempt} of ${task.max_attempts}` : `not started yet (up to ${task.max_attempts})`}</dd>
         </div>
+        {place && (
+          <div data-place-in-line={place.position ?? 0}>
+            <dt>In line</dt>
+            <dd>
+              <strong>{describePlace(place)}</strong>
+              {place.ahead.length > 0 && <span className="muted"> · ahead: {place.ahead.map((a) => `${a.task_name} (${a.workflow_name})`).join(", ")}</span>}
+              {place.position !== null && place.holding.length > 0 && <span className="muted"> · on it now: {place.holding.map((a) => `${a.task_name} (${a.workflow_name})`).join(", ")}</span>}
+            </dd>
+          </div>
+        )}
+        {waitedMs > 0 && (
+          <div>
+            <dt>Waited for the instrument</dt>
+            <dd>
+              {formatDuration(waitedMs / 1000)}
+              {waits?.some((w) => w.end === null) ? " so far" : ""}
+            </dd>
+          </div>
+        )}
         <div>
           <dt>Depends on</dt>
           <dd>{task.depends_on.length ? task.depends_on.join(", ") : "—"}</dd>
         </div>
-        <div>
-          <dt>Queued / started / finished</dt>
-          <dd>
-            {formatClock(task.queued_at)} / {formatClock(task.started_at)} / {formatClock(task.finished_at)}
-          </dd>
-        </div>
-        <div>
-          <dt>Ran for</dt>
-          <dd>{formatDuration(ran)}</dd>
-        </div>
+        {task.queued_at && (
+          <div>
+            <dt>Queued</dt>
+            <dd>{formatTime(task.queued_at)}</dd>
+          </div>
+        )}
+        {task.started_at && (
+          <div>
+            <dt>Started</dt>
+            <dd>{formatTime(task.started_at)}</dd>
+          </div>
+        )}
+        {task.finished_at && (
+          <div>
+            <dt>Finished</dt>
+            <dd>{formatTime(task.finished_at)}</dd>
+          </div>
+        )}
+        {ran !== null && (
+          <div>
+            <dt>Ran for</dt>
+            <dd>{formatDuration(ran)}</dd>
+          </div>
+        )}
         {task.runner_id && (
           <div>
             <dt>Runner</dt>
@@ -95,7 +159,7 @@ export function TaskDetail({
         {task.retry_at && (
           <div>
             <dt>Next retry</dt>
-            <dd>{formatClock(task.retry_at)}</dd>
+            <dd>{formatTime(task.retry_at)}</dd>
           </div>
         )}
       </dl>
@@ -112,7 +176,7 @@ export function TaskDetail({
       )}
       <h3>Outputs</h3>
       {task.outputs == null || Object.keys(task.outputs).length === 0 ? (
-        <p className="muted">{["pending", "waiting", "queued", "running"].includes(task.status) ? "No outputs yet." : "No outputs."}</p>
+        <p className="muted">{isOneOf(FINAL_TASK_STATUSES, task.status) ? "No outputs." : "No outputs yet."}</p>
       ) : (
         <>
           <div className="views">
@@ -133,6 +197,7 @@ export function TaskDetail({
       {task.attempts && task.attempts.length > 0 && (
         <>
           <h3>Attempts</h3>
+          <div className="table-scroll x">
           <table className="data compact">
             <thead>
               <tr>
@@ -152,13 +217,14 @@ export function TaskDetail({
                     <StatusBadge status={a.status} small />
                   </td>
                   <td className="mono">{a.runner_id ?? "—"}</td>
-                  <td className="nowrap">{formatClock(a.started_at)}</td>
+                  <td className="nowrap">{formatTime(a.started_at)}</td>
                   <td className="nowrap">{formatDuration(secondsBetween(a.started_at, a.finished_at))}</td>
                   <td className="mono pre-wrap">{a.error ?? ""}</td>
                 </tr>
               ))}
             </tbody>
           </table>
+          </div>
         </>
       )}
     </div>

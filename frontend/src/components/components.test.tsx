@@ -4,12 +4,15 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { chromatogramOutputs } from "../test/fixtures";
 import { mockFetch } from "../test/fetchMock";
 import { detectViews } from "../lib/shapes";
-import { send } from "../api/client";
+import { api, attempt } from "../api/client";
 import { OutputViewer } from "./Charts";
 import { Dag } from "./Dag";
 import { ActionDialog } from "./Dialog";
 
 afterEach(() => vi.unstubAllGlobals());
+
+const post = (action: "cancel" | "pause", reason: string) =>
+  attempt(() => api.POST(`/api/workflows/{workflow_id}/${action}`, { params: { path: { workflow_id: "w1" } }, body: { reason } }));
 
 describe("Dag", () => {
   it("draws a node per task, coloured by state, selectable from the keyboard", async () => {
@@ -68,7 +71,7 @@ describe("ActionDialog", () => {
     const onClose = vi.fn();
     render(
       <ActionDialog
-        request={{ title: "Cancel workflow", confirmLabel: "Cancel workflow", run: (reason) => send("POST", "/api/workflows/w1/cancel", { reason }) }}
+        request={{ title: "Cancel workflow", confirmLabel: "Cancel workflow", run: (reason) => post("cancel", reason) }}
         onClose={onClose}
       />,
     );
@@ -85,9 +88,9 @@ describe("ActionDialog", () => {
     expect(onClose).toHaveBeenCalled();
   });
 
-  it("says when the server does not have the action yet", async () => {
+  it("shows the detail of any refusal, e.g. a 405", async () => {
     mockFetch(() => ({ status: 405, body: { detail: "Method Not Allowed" } }));
-    render(<ActionDialog request={{ title: "Pause", confirmLabel: "Pause", run: (r) => send("POST", "/x/pause", { reason: r }) }} onClose={() => {}} />);
+    render(<ActionDialog request={{ title: "Pause", confirmLabel: "Pause", run: (r) => post("pause", r) }} onClose={() => {}} />);
     await userEvent.type(screen.getByLabelText(/Reason/), "lunch");
     await userEvent.click(screen.getByRole("button", { name: "Pause" }));
     expect((await screen.findByRole("alert")).textContent).toBe("Refused (HTTP 405): Method Not Allowed");

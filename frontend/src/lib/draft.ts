@@ -1,4 +1,5 @@
 // The builder's editable model and its conversion to/from a workflow document.
+import { EXECUTORS, isOneOf, type Executor } from "../api/types";
 
 export interface DraftTask {
   key: string;
@@ -26,22 +27,18 @@ export interface Draft {
 let counter = 0;
 export const newKey = () => `t${++counter}-${Math.random().toString(36).slice(2, 7)}`;
 
-/** Params a new task of each executor starts with. */
+/** Params a new task of each executor starts with (every executor named, so a new one must be given its own). */
+const PARAMS_TEMPLATES: Record<Executor, () => Record<string, unknown>> = {
+  noop: () => ({ outputs: {} }),
+  python: () => ({ function: "laf_runner.library:echo" }),
+  local: () => ({ command: ["sh", "-c", "echo hello"] }),
+  http: () => ({}),
+  kubernetes: () => ({ image: "", args: [] }),
+  manual: () => ({ instructions: "" }),
+};
+
 export function paramsTemplate(executor: string): Record<string, unknown> {
-  switch (executor) {
-    case "noop":
-      return { outputs: {} };
-    case "python":
-      return { function: "laf_runner.library:echo" };
-    case "local":
-      return { command: ["sh", "-c", "echo hello"] };
-    case "manual":
-      return { instructions: "" };
-    case "kubernetes":
-      return { image: "", args: [] };
-    default:
-      return {};
-  }
+  return isOneOf(EXECUTORS, executor) ? PARAMS_TEMPLATES[executor]() : {};
 }
 
 export const pretty = (v: unknown) => JSON.stringify(v, null, 2);

@@ -39,6 +39,9 @@ export function graphProblems(tasks: GraphTask[]): GraphProblem[] {
         continue;
       }
       listed.add(dep);
+      // a second task of the same name "depending on itself" depends on its namesake: the duplicate
+      // name (reported above) is the problem to show, not a false self-dependency
+      if (dep === task.name && firstIndex.get(task.name) !== index) continue;
       if (dep === task.name)
         problems.push({ index, task: task.name, field: "depends_on", kind: "self-dependency", message: `task '${task.name}' depends on itself` });
       else if (!firstIndex.has(dep))

@@ -92,7 +92,7 @@ export interface InstrumentSchemas {
 
 export interface ValidationContext {
   schema: object;
-  /** known instruments (undefined: this server has no registry, do not check) */
+  /** known instruments (undefined: the registry could not be read, do not check) */
   instruments?: InstrumentSchemas;
 }
 

@@ -1,16 +1,17 @@
 // Live updates: Server-Sent Events from /api/events, falling back to polling
 // when the stream errors (and trying the stream again later). Events are hints:
 // on (re)connect and on `overflow` the view re-reads the API (`resync`).
-import type { LiveEvent } from "../api/types";
+import { INSTRUMENT_STATUSES, TASK_STATUSES, WORKFLOW_STATUSES, type LiveEvent } from "../api/types";
 
 export type FeedMode = "connecting" | "live" | "polling" | "stopped";
 
-/** The event types the API sends today and those issues #4/#5 add. EventSource
- * only delivers named events to listeners of that name, so each is listed. */
-export const EVENT_TYPES: string[] = [
-  ...["pending", "running", "paused", "succeeded", "failed", "cancelled"].map((s) => `workflow.${s}`),
-  ...["pending", "waiting", "queued", "running", "succeeded", "failed", "cancelled", "skipped"].map((s) => `task.${s}`),
-  ...["online", "offline", "maintenance", "updated", "created"].map((s) => `instrument.${s}`),
+/** The event types the API sends: `<kind>.<status>` for each generated state, and
+ * `message` (an event without a name). EventSource only delivers named events to
+ * listeners of that name, so each is listed. */
+export const EVENT_TYPES: readonly (LiveEvent["type"] | "message")[] = [
+  ...WORKFLOW_STATUSES.map((s) => `workflow.${s}` as const),
+  ...TASK_STATUSES.map((s) => `task.${s}` as const),
+  ...INSTRUMENT_STATUSES.map((s) => `instrument.${s}` as const),
   "message",
 ];
 

@@ -1,7 +1,6 @@
 import { render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { resetCapabilities } from "../api/capabilities";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { mockFetch, type Call } from "../test/fetchMock";
 import { WORKFLOW_SCHEMA } from "../test/fixtures";
 import { Builder } from "./Builder";
@@ -20,10 +19,8 @@ const BALANCE = {
 
 function server(onPost: (call: Call) => { status: number; body?: unknown }, withInstruments = true) {
   return mockFetch((call) => {
-    if (call.url === "/openapi.json")
-      return { status: 200, body: { paths: withInstruments ? { "/api/instruments": { get: {} } } : {} } };
     if (call.url === "/api/schemas/workflow") return { status: 200, body: WORKFLOW_SCHEMA };
-    if (call.url === "/api/instruments") return { status: 200, body: [BALANCE] };
+    if (call.url === "/api/instruments") return { status: 200, body: withInstruments ? [BALANCE] : [] };
     if (call.url === "/api/workflows" && call.method === "POST") return onPost(call);
     return undefined;
   });
@@ -44,7 +41,6 @@ async function threeTasks(user: ReturnType<typeof userEvent.setup>) {
 }
 
 describe("Builder", () => {
-  beforeEach(() => resetCapabilities());
   afterEach(() => vi.unstubAllGlobals());
 
   it("shows a cycle next to the dependencies before anything is sent, then submits", async () => {

@@ -1,5 +1,6 @@
 import { lazy, Suspense, useEffect, useMemo, useRef, useState } from "react";
 import { api, attempt } from "../api/client";
+import { EXECUTORS } from "../api/types";
 import { Dag } from "../components/Dag";
 import {
   EXAMPLE,
@@ -16,19 +17,11 @@ import {
   type Draft,
   type DraftTask,
 } from "../lib/draft";
-import { loadRegistry, type LabInstrument, type Registry } from "../lib/instruments";
+import { loadRegistry, paramsFormSchema, type Registry } from "../lib/instruments";
 import { errorsAt, errorsUnder, serverErrors, validateWorkflow, type FieldError } from "../lib/validate";
 import { navigate, workflowHref } from "../router";
 
 const ParamsForm = lazy(() => import("../components/ParamsForm"));
-
-const FALLBACK_EXECUTORS = ["noop", "python", "local"];
-
-/** The executors the served schema allows (so new ones appear without a frontend change). */
-export function executorsOf(schema: Record<string, unknown> | null): string[] {
-  const defs = (schema?.$defs ?? {}) as Record<string, { properties?: Record<string, { enum?: string[] }> }>;
-  return defs.TaskSpec?.properties?.executor?.enum ?? FALLBACK_EXECUTORS;
-}
 
 function FieldErrors({ id, errors }: { id: string; errors: FieldError[] }) {
   if (!errors.length) return null;
@@ -48,7 +41,6 @@ interface TaskEditorProps {
   task: DraftTask;
   index: number;
   all: DraftTask[];
-  executors: string[];
   registry: Registry | null;
   errors: FieldError[];
   shown: (path: string) => boolean;
@@ -59,14 +51,15 @@ interface TaskEditorProps {
   move: (key: string, by: number) => void;
 }
 
-function TaskEditor({ task, index, all, executors, registry, errors, shown, touch, update, rename, remove, move }: TaskEditorProps) {
+function TaskEditor({ task, index, all, registry, errors, shown, touch, update, rename, remove, move }: TaskEditorProps) {
   const base = `tasks.${index}`;
   const id = `task-${task.key}`;
   const at = (field: string) => (shown(`${base}.${field}`) ? errorsUnder(errors, `${base}.${field}`) : []);
-  const instruments = registry?.available ? registry.instruments : [];
-  const instrument: LabInstrument | undefined = instruments.find((i) => i.id === task.instrument);
+  const instruments = registry?.instruments ?? [];
+  const instrument = instruments.find((i) => i.id === task.instrument);
+  const formSchema = paramsFormSchema(instrument);
   const [rawParams, setRawParams] = useState(false);
-  const useForm = !!instrument?.parametersSchema && !rawParams;
+  const useForm = !!formSchema && !rawParams;
   const others = all.filter((t) => t.key !== task.key && t.name);
   const unknownDeps = task.depends_on.filter((d) => !all.some((t) => t.name === d && t.key !== task.key));
   const taskLevel = shown(base) ? errorsAt(errors, base) : [];
@@ -113,7 +106,7 @@ function TaskEditor({ task, index, all, executors, registry, errors, shown, touc
         <div className="field">
           <label htmlFor={`${id}-executor`}>Executor</label>
           <select id={`${id}-executor`} value={task.executor} onChange={(e) => setExecutor(e.target.value)} {...described(`${id}-executor`, at("executor"))}>
-            {[...new Set([...executors, task.executor])].map((x) => (
+            {[...new Set([...EXECUTORS, task.executor])].map((x) => (
               <option key={x} value={x}>
                 {x}
               </option>
@@ -140,11 +133,11 @@ function TaskEditor({ task, index, all, executors, registry, errors, shown, touc
             ))}
             {task.instrument && !instrument && <option value={task.instrument}>{task.instrument} (unknown)</option>}
           </select>
-          {registry && !registry.available && <p className="hint">No instruments registered on this server.</p>}
+          {registry && !registry.error && !instruments.length && <p className="hint">No instruments registered on this server.</p>}
           <FieldErrors id={`${id}-instrument`} errors={at("instrument")} />
         </div>
       </div>
-      <fieldset className="deps" {...described(`${id}-deps`, at("depends_on"))}>
+      <fieldset className="deps" id={`${id}-deps`} {...described(`${id}-deps`, at("depends_on"))}>
         <legend>Depends on</legend>
         {others.length === 0 && unknownDeps.length === 0 && <span className="hint">No other task to depend on.</span>}
         {others.map((o) => {
@@ -189,7 +182,7 @@ function TaskEditor({ task, index, all, executors, registry, errors, shown, touc
             </div>
             <Suspense fallback={<p className="muted">Loading the form…</p>}>
               <ParamsForm
-                schema={instrument!.parametersSchema!}
+                schema={formSchema!}
                 value={task.params}
                 idPrefix={`${id}-p`}
                 onChange={(params) => {
@@ -203,7 +196,7 @@ function TaskEditor({ task, index, all, executors, registry, errors, shown, touc
           <>
             <div className="label-row">
               <label htmlFor={`${id}-params`}>Params (JSON object)</label>
-              {instrument?.parametersSchema && (
+              {formSchema && (
                 <button type="button" className="link" onClick={() => setRawParams(false)}>
                   Use the form
                 </button>
@@ -286,6 +279,14 @@ export function Builder() {
   const [server, setServer] = useState<{ errors: FieldError[]; doc: string } | null>(null);
   const [banner, setBanner] = useState<string | null>(null);
   const summary = useRef<HTMLDivElement>(null);
+  // the summary appears with the render that follows a Submit: focus it (and so scroll to it) then
+  const [summaryWanted, setSummaryWanted] = useState(0);
+  const showSummary = () => setSummaryWanted((n) => n + 1);
+  useEffect(() => {
+    if (!summaryWanted || !summary.current) return;
+    summary.current.focus({ preventScroll: true });
+    summary.current.scrollIntoView?.({ block: "center" });
+  }, [summaryWanted]);
 
   useEffect(() => {
     void attempt(() => api.GET("/api/schemas/workflow")).then((r) => {
@@ -294,8 +295,6 @@ export function Builder() {
     });
     void loadRegistry().then(setRegistry);
   }, []);
-
-  const executors = executorsOf(schema);
 
   // the document to check and send, from the form or from the JSON editor
   const jsonParsed = useMemo(() => {
@@ -310,7 +309,7 @@ export function Builder() {
   const docKey = JSON.stringify(doc ?? null);
 
   const instrumentSchemas = useMemo(
-    () => (registry?.available ? Object.fromEntries(registry.instruments.map((i) => [i.id, i.parametersSchema])) : undefined),
+    () => (registry && !registry.error ? Object.fromEntries(registry.instruments.map((i) => [i.id, paramsFormSchema(i)])) : undefined),
     [registry],
   );
 
@@ -384,7 +383,7 @@ export function Builder() {
       return;
     }
     if (errors.length) {
-      summary.current?.focus();
+      showSummary();
       return;
     }
     setSending(true);
@@ -396,7 +395,7 @@ export function Builder() {
     }
     if (res.error.status === 422) {
       setServer({ errors: serverErrors(res.error.details ?? res.error.message, doc), doc: docKey });
-      setTimeout(() => summary.current?.focus(), 0);
+      showSummary();
     } else setBanner(`The server refused the workflow (HTTP ${res.error.status}): ${res.error.message}`);
   };
 
@@ -404,7 +403,34 @@ export function Builder() {
   const nameErrors = shown("name") ? errorsAt(errors, "name") : [];
   const docErrors = errorsAt(errors, "");
   const summaryErrors = submitted || showAll ? errors : errors.filter((e) => e.source === "graph" || e.source === "server" || e.source === "json" && mode === "json");
-  const graphTasks = draft.tasks.filter((t) => t.name).map((t) => ({ name: t.name, depends_on: t.depends_on, executor: t.executor, instrument: t.instrument || null }));
+  // the field an error is about, to link to: "tasks.2.depends_on" -> the third task's dependencies
+  const fieldFor = (path: string): string => {
+    if (mode === "json") return "wf-json";
+    const m = /^tasks\.(\d+)(?:\.([a-z_]+)(?:\.([a-z_]+))?)?/.exec(path);
+    const t = m ? draft.tasks[Number(m[1])] : undefined;
+    if (!m || !t) return path.startsWith("labels") ? "wf-labels" : path.startsWith("description") ? "wf-description" : "wf-name";
+    const field = m[2] ?? "name";
+    const id = `task-${t.key}`;
+    if (field === "depends_on") return `${id}-deps`;
+    if (field === "timeout_s") return `${id}-timeout`;
+    if (field === "retry") return `${id}-${m[3] ?? "max_attempts"}`;
+    return ["name", "executor", "instrument", "params"].includes(field) ? `${id}-${field}` : `${id}-name`;
+  };
+  // a duplicate name still gets its own box in the preview (named as such), not merged into its namesake
+  const seenNames = new Set<string>();
+  const graphTasks = draft.tasks
+    .map((t, i) => ({ t, i }))
+    .filter(({ t }) => t.name)
+    .map(({ t, i }) => {
+      const duplicate = seenNames.has(t.name);
+      seenNames.add(t.name);
+      return {
+        name: duplicate ? `${t.name} (duplicate, task ${i + 1})` : t.name,
+        depends_on: t.depends_on.filter((d) => !(duplicate && d === t.name)),
+        executor: t.executor,
+        instrument: t.instrument || null,
+      };
+    });
 
   return (
     <section aria-labelledby="builder-title" className="builder">
@@ -436,11 +462,24 @@ export function Builder() {
             {server && server.doc === docKey ? " (the server's answer included)" : ""}:
           </strong>
           <ul>
-            {summaryErrors.map((e, i) => (
-              <li key={i}>
-                {e.path ? <code>{e.path}</code> : null} {e.message}
-              </li>
-            ))}
+            {summaryErrors.map((e, i) => {
+              const target = fieldFor(e.path);
+              return (
+                <li key={i}>
+                  <a
+                    href={`#${target}`}
+                    onClick={(ev) => {
+                      ev.preventDefault();
+                      const el = document.getElementById(target);
+                      el?.scrollIntoView?.({ block: "center" });
+                      (el?.matches("fieldset") ? el.querySelector<HTMLElement>("input, select, textarea") : el)?.focus({ preventScroll: true });
+                    }}
+                  >
+                    {e.path ? <code>{e.path}</code> : null} {e.message}
+                  </a>
+                </li>
+              );
+            })}
           </ul>
         </div>
       )}
@@ -488,7 +527,6 @@ export function Builder() {
                 task={t}
                 index={i}
                 all={draft.tasks}
-                executors={executors}
                 registry={registry}
                 errors={errors}
                 shown={shown}
@@ -549,7 +587,7 @@ export function Builder() {
       )}
       <div className="submit-bar">
         {schema && errors.length > 0 ? (
-          <button type="button" className="link text-bad" onClick={() => (setShowAll(true), setTimeout(() => summary.current?.focus(), 0))} data-validity="invalid">
+          <button type="button" className="link text-bad" onClick={() => (setShowAll(true), showSummary())} data-validity="invalid">
             {errors.length} problem{errors.length === 1 ? "" : "s"}: show
           </button>
         ) : (

@@ -5,8 +5,9 @@ from __future__ import annotations
 import uvicorn
 
 from laf_api.app import create_app
+from laf_api.settings import ApiSettings
 from laf_core.logs import setup_logging
-from laf_core.settings import ApiSettings, CommonSettings
+from laf_core.settings import CommonSettings
 
 
 def main() -> None:

@@ -12,22 +12,26 @@ change nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import time
 from datetime import UTC, datetime
 
 import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+from opentelemetry.trace import SpanKind
 
-from laf_core import broker, topology
+from laf_coordinator.dead_letters import DeadLetterRow
+from laf_coordinator.settings import CoordinatorSettings
+from laf_core import broker, telemetry, topology
+from laf_core.aio import sleep
+from laf_core.backoff import delays
 from laf_core.contracts.events import Envelope
-from laf_core.contracts.workflow import RUNNER_EXECUTORS
+from laf_core.contracts.states import RUNNER_EXECUTORS
 from laf_core.db.pool import create_pool_retrying
 from laf_core.db.queries import Q
-from laf_core.errors import PermanentError
+from laf_core.errors import PermanentError, is_transient
 from laf_core.metrics import Metrics
-from laf_core.service import wait_any
-from laf_core.settings import CommonSettings, CoordinatorSettings
+from laf_core.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 ACTOR = "coordinator"
@@ -99,11 +103,25 @@ class Coordinator:
 
     async def handle(self, event: Envelope, _message: AbstractIncomingMessage) -> None:
         """One event from laf.coordinator. Idempotent; order does not matter."""
+        with telemetry.tracer().start_as_current_span(
+            f"laf.coordinator {event.type}",
+            kind=SpanKind.CONSUMER,
+            attributes=telemetry.task_attributes(
+                event.workflow_id,
+                event.data.get("name") if event.task_id else None,
+                event.attempt,
+                event.data.get("executor"),
+            ),
+        ):
+            await self._handle(event)
+
+    async def _handle(self, event: Envelope) -> None:
         if event.type == "workflow.pending":
             if event.workflow_id is None:
                 raise PermanentError("workflow.pending without workflow_id")
             started = await self.pool.fetchval(Q.start_workflow, event.workflow_id, ACTOR)
             self.metrics.inc("workflows_started" if started else "duplicate_events")
+            telemetry.annotate(outcome="started" if started else "duplicate")
         elif event.type == "task.pending":
             retry_at = event.data.get("retry_at")
             if retry_at:
@@ -113,22 +131,31 @@ class Coordinator:
 
     async def keep_dead_letter(self, message: AbstractIncomingMessage) -> None:
         """Store a dead letter in PostgreSQL (GET /api/admin/dead-letters), then ack it.
-        Its reason was logged once, by the consumer that gave up on it."""
-        headers = {k: str(v) for k, v in (message.headers or {}).items()}
-        try:
-            await self.pool.execute(
-                Q.insert_dead_letter,
-                message.message_id,
-                message.routing_key,
-                headers.get("x-laf-queue") or _death_queue(message),
-                headers.get(topology.ERROR_HEADER) or _death_reason(message),
-                headers,
-                message.body.decode(errors="replace"),
-            )
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            await asyncio.sleep(1)
-            await message.nack(requeue=True)
-            return
+        Its reason was logged once, by the consumer that gave up on it. It is stored
+        escaped and bounded (dead_letters.py); while the database is down it waits here;
+        one the database still refuses is logged once and dropped with a counter, never
+        handed back to be redelivered forever."""
+        row = DeadLetterRow.of(message)
+        for delay in delays(0.5, 5.0):
+            try:
+                await self.pool.execute(Q.insert_dead_letter, *row.values())
+            except Exception as exc:
+                if is_transient(exc):
+                    if message.channel.is_closed:
+                        return  # the broker hands it to the next session
+                    await asyncio.sleep(delay)
+                    continue
+                log.error(
+                    "dropped dead letter %s from %s: it cannot be stored (%s: %s)",
+                    row.message_id,
+                    row.queue,
+                    type(exc).__name__,
+                    exc,
+                )
+                self.metrics.inc("dead_letters_dropped")
+                await message.ack()
+                return
+            break
         await message.ack()
         self.metrics.inc("dead_letters_kept")
 
@@ -148,8 +175,7 @@ class Coordinator:
             if self._next_retry is not None:
                 wait = min(wait, max(0.0, (self._next_retry - datetime.now(UTC)).total_seconds()))
             self._retry_changed.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(wait_any(stop, self._retry_changed), wait)
+            await sleep(wait, stop, self._retry_changed)
             if stop.is_set():
                 return
             try:
@@ -159,7 +185,9 @@ class Coordinator:
                 if loop.time() - last_sweep >= self.settings.sweep_s:
                     last_sweep = loop.time()
                     await self.sweep()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
                 self._db_ok = False
                 log.warning("sweep failed (%s); the next one retries", exc)
             else:
@@ -169,32 +197,58 @@ class Coordinator:
         queued = await self.pool.fetchval(Q.queue_due_retries, ACTOR)
         self.metrics.inc("retries_queued", queued)
 
-    async def sweep(self) -> None:
-        """The reconciler: act on whatever the rows say needs doing now."""
+    async def sweep(self) -> dict[str, int]:
+        """The reconciler: act on whatever the rows say needs doing now. Every repair is
+        counted (metrics, by kind) and each sweep that repaired anything logs one line
+        with the counts; returns them."""
+        began = time.time_ns()
         await self._queue_due_retries()
         next_retry = await self.pool.fetchval(Q.next_retry_at)
         if next_retry is not None:
             self._schedule_retry(next_retry)
+        repairs: dict[str, int] = {}
+        started = []
         for row in await self.pool.fetch(Q.pending_workflows_missed, self.settings.start_grace_s):
-            if await self.pool.fetchval(Q.start_workflow, row["id"], ACTOR):
-                log.warning("started workflow %s found pending by the sweep", row["id"])
-                self.metrics.inc("workflows_started_by_sweep")
-        stuck = await self.pool.fetchval(
+            with telemetry.workflow_step("laf.sweep start_workflow", row["id"]):
+                if await self.pool.fetchval(Q.start_workflow, row["id"], ACTOR):
+                    started.append(str(row["id"]))
+        repairs["workflows_started_by_sweep"] = len(started)
+        repairs["attempts_failed_stuck"] = await self.pool.fetchval(
             Q.fail_stuck, self.settings.heartbeat_timeout_s, self.settings.timeout_grace_s, ACTOR
         )
-        if stuck:
+        repairs["slots_granted_by_sweep"] = await self.pool.fetchval(Q.grant_waiting)
+        repairs["tasks_redispatched"] = await self._redispatch_orphans()
+        done = {kind: n for kind, n in repairs.items() if n}
+        for kind, n in done.items():
+            self.metrics.inc(kind, n)
+        if done:
+            self.metrics.inc("repair_batches")
             log.warning(
-                "failed %d attempt(s) that will never report (timed out or runner lost)", stuck
+                "reconciler repaired %s",
+                ", ".join(f"{kind}={n}" for kind, n in sorted(done.items())),
+                extra={"repairs": done, "workflows_started": started[:20]},
             )
-            self.metrics.inc("attempts_failed_stuck", stuck)
-        if granted := await self.pool.fetchval(Q.grant_waiting):
-            self.metrics.inc("slots_granted_by_sweep", granted)
-        await self._redispatch_orphans()
+            if telemetry.enabled():  # a sweep that repaired something is worth a span
+                telemetry.tracer().start_span(
+                    "laf.sweep",
+                    start_time=began,
+                    attributes={f"laf.{kind}": n for kind, n in done.items()},
+                ).end()
+        await self._measure_slots()
+        return done
 
-    async def _redispatch_orphans(self) -> None:
-        """Announce again queued tasks whose executor's queue is empty: their message is gone."""
+    async def _measure_slots(self) -> None:
+        """Each instrument's slots in use, for /metrics."""
+        for row in await self.pool.fetch(Q.instrument_slots):
+            self.metrics.set("instrument_slots_in_use", float(row["in_use"]), instrument=row["id"])
+            self.metrics.set("instrument_slots", float(row["capacity"]), instrument=row["id"])
+
+    async def _redispatch_orphans(self) -> int:
+        """Announce again queued tasks whose executor's queue is empty: their message is gone.
+        Returns how many."""
         if self._channel is None or self._channel.is_closed:
-            return
+            return 0
+        total = 0
         for executor in RUNNER_EXECUTORS:
             try:
                 queue = await self._channel.declare_queue(
@@ -202,26 +256,10 @@ class Coordinator:
                 )
             except Exception as exc:  # broker trouble: the next sweep looks again
                 log.warning("cannot inspect %s: %s", topology.runner_queue(executor), exc)
-                return
+                return total
             if queue.declaration_result.message_count:
-                continue
-            if count := await self.pool.fetchval(
+                continue  # messages wait there: a queued task's may be among them
+            total += await self.pool.fetchval(
                 Q.redispatch, executor, self.settings.redispatch_after_s
-            ):
-                log.warning("announced %d queued %s task(s) again", count, executor)
-                self.metrics.inc("tasks_redispatched", count)
-
-
-def _death(message: AbstractIncomingMessage) -> dict[str, object]:
-    deaths = (message.headers or {}).get("x-death")
-    return deaths[0] if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict) else {}
-
-
-def _death_queue(message: AbstractIncomingMessage) -> str | None:
-    queue = _death(message).get("queue")
-    return str(queue) if queue else None
-
-
-def _death_reason(message: AbstractIncomingMessage) -> str:
-    reason = _death(message).get("reason")
-    return f"dead-lettered by RabbitMQ: {reason}" if reason else "unknown"
+            )
+        return total

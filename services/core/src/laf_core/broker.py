@@ -1,5 +1,7 @@
 """RabbitMQ access shared by every service (aio-pika).
 
+- `connect` takes LAF_AMQP_URL as a list (comma-separated: the nodes of a RabbitMQ
+  cluster) and connects to the first node that answers, the next one after a failure.
 - `keep_session` owns the connection: it connects (retrying with backoff),
   lets the service declare and consume, and when the connection drops
   (a broker restart, a network cut) starts the whole session over. We do not
@@ -25,18 +27,43 @@ from aio_pika.abc import (
     AbstractIncomingMessage,
     AbstractQueue,
 )
+from opentelemetry import context as otel_context
 from pydantic import ValidationError
 
-from laf_core import topology
+from laf_core import telemetry, topology
+from laf_core.aio import sleep, wait_any
 from laf_core.backoff import delays
 from laf_core.contracts.events import Envelope
 from laf_core.errors import PermanentError, is_transient
 from laf_core.metrics import Metrics
-from laf_core.service import wait_any
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope, AbstractIncomingMessage], Awaitable[None]]
+
+
+def broker_urls(urls: str) -> list[str]:
+    """The nodes in LAF_AMQP_URL: one URL, or several separated by commas."""
+    found = [url.strip() for url in urls.split(",") if url.strip()]
+    if not found:
+        raise ValueError("LAF_AMQP_URL names no broker")
+    return found
+
+
+async def connect(urls: str, per_node_s: float = 10) -> AbstractConnection:
+    """A connection to the first node of `urls` that answers (each tried in turn); the
+    last node's error when none does. Queues are quorum queues, replicated on the
+    cluster's nodes, so whichever node answers serves the same queues."""
+    nodes = broker_urls(urls)
+    for index, url in enumerate(nodes):
+        try:
+            return await aio_pika.connect(url, timeout=per_node_s)
+        except (TimeoutError, OSError, aio_pika.exceptions.AMQPError) as exc:
+            if index == len(nodes) - 1:
+                raise
+            log.warning("RabbitMQ node %d of %d not reachable (%s); trying the next",
+                        index + 1, len(nodes), type(exc).__name__)  # fmt: skip
+    raise AssertionError("unreachable")
 
 
 async def keep_session(
@@ -53,11 +80,11 @@ async def keep_session(
     while not stop.is_set():
         lost = asyncio.Event()
         try:
-            connection = await aio_pika.connect(url, timeout=10)
+            connection = await connect(url)
         except (TimeoutError, OSError, aio_pika.exceptions.AMQPError) as exc:
             delay = next(backoff)
             log.warning("%s: RabbitMQ not reachable (%s); retrying in %.1fs", name, exc, delay)
-            await _sleep_unless(stop, delay)
+            await sleep(delay, stop)
             continue
         connection.close_callbacks.add(lambda *_, lost=lost: lost.set())
         try:
@@ -76,16 +103,11 @@ async def keep_session(
                 exc,
                 delay,
             )
-            await _sleep_unless(stop, delay)
+            await sleep(delay, stop)
         finally:
             on_state(False)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(connection.close(), 5)
-
-
-async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
 
 
 async def declare_topology(channel: AbstractChannel) -> None:
@@ -95,18 +117,28 @@ async def declare_topology(channel: AbstractChannel) -> None:
     dead = await channel.declare_exchange(
         topology.DEAD_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
     )
-    dead_letters = await channel.declare_queue(
-        topology.DEAD_LETTER_QUEUE, durable=True, arguments={"x-queue-type": "quorum"}
-    )
-    await dead_letters.bind(dead, "#")
+    spec = topology.DEAD_LETTERS
+    try:
+        dead_letters = await channel.declare_queue(
+            spec.name, durable=True, arguments=spec.arguments
+        )
+    except aio_pika.exceptions.ChannelPreconditionFailed:
+        # Declared by an earlier LAF without its delivery limit: use it as it is.
+        await channel.reopen()
+        log.warning(
+            "%s has no delivery limit (declared by an earlier LAF); once it is empty, "
+            "delete it (rabbitmqctl delete_queue %s) and the next service start declares "
+            "it with one",
+            spec.name,
+            spec.name,
+        )
+        dead_letters = await channel.declare_queue(spec.name, passive=True)
+    for key in spec.bindings:
+        await dead_letters.bind(dead, key)
     for spec in topology.durable_queues():
         queue = await channel.declare_queue(spec.name, durable=True, arguments=spec.arguments)
         for key in spec.bindings:
             await queue.bind(events, key)
-
-
-def envelope_body(envelope: Envelope) -> bytes:
-    return envelope.model_dump_json().encode()
 
 
 async def dead_letter(
@@ -142,11 +174,27 @@ async def consume(
     queue = await channel.get_queue(queue_name, ensure=False)
 
     async def on_message(message: AbstractIncomingMessage) -> None:
+        if len(message.body) > topology.MAX_MESSAGE_BYTES:
+            reason = (
+                f"message too large: {len(message.body)} bytes"
+                f" (at most {topology.MAX_MESSAGE_BYTES})"
+            )
+            await _reject(channel, message, queue_name, reason, metrics)
+            return
         try:
             envelope = Envelope.model_validate_json(message.body)
         except ValidationError as exc:
             await _reject(channel, message, queue_name, f"unreadable message: {exc}", metrics)
             return
+        metrics.inc("messages_consumed", queue=queue_name)
+        # The handler's spans are children of the relay's publish span (its traceparent).
+        token = otel_context.attach(telemetry.from_headers(message.headers))
+        try:
+            await _handle(envelope, message)
+        finally:
+            otel_context.detach(token)
+
+    async def _handle(envelope: Envelope, message: AbstractIncomingMessage) -> None:
         for delay in delays(0.1, 5.0):
             try:
                 await handler(envelope, message)
@@ -186,5 +234,6 @@ async def _reject(
 ) -> None:
     log.error("%s: dead-lettering message %s: %s", queue, message.message_id, reason)
     metrics.inc("dead_lettered")
+    metrics.inc("messages_dead_lettered", queue=queue)
     await dead_letter(channel, message, queue, reason)
     await message.ack()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 
 class GraphError(ValueError):
@@ -39,7 +39,7 @@ def find_cycle(depends_on: Mapping[str, Sequence[str]]) -> list[str] | None:
             continue
         # Iterative DFS: a deep chain must not hit Python's recursion limit.
         path: list[str] = [root]
-        stack: list[Iterable[str]] = [iter(depends_on[root])]
+        stack: list[Iterator[str]] = [iter(depends_on[root])]
         colour[root] = GREY
         while stack:
             child = next(stack[-1], None)
@@ -54,24 +54,6 @@ def find_cycle(depends_on: Mapping[str, Sequence[str]]) -> list[str] | None:
                 path.append(child)
                 stack.append(iter(depends_on[child]))
     return None
-
-
-def topological_order(depends_on: Mapping[str, Sequence[str]]) -> list[str]:
-    """Names ordered so that every task comes after its dependencies (stable)."""
-    order: list[str] = []
-    done: set[str] = set()
-
-    def visit(name: str) -> None:
-        if name in done:
-            return
-        done.add(name)
-        for dep in depends_on[name]:
-            visit(dep)
-        order.append(name)
-
-    for name in depends_on:
-        visit(name)
-    return order
 
 
 def dependents_of(depends_on: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:

@@ -12,11 +12,49 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Protocol
 
-from laf_core.metrics import Metrics
+from laf_core import telemetry
+from laf_core.logs import setup_logging
+from laf_core.metrics import CONTENT_TYPE, Metrics
+from laf_core.settings import CommonSettings
 
 log = logging.getLogger(__name__)
+
+
+class Worker(Protocol):
+    """What a service without an HTTP server of its own runs: the relay, the coordinator,
+    a runner."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+
+def serve(name: str, build: Callable[[CommonSettings, Metrics], Worker]) -> None:
+    """The `main()` of `laf-<name>`: settings and logging, the worker built by `build`,
+    supervised beside its probe server (/healthz, /readyz, /metrics on LAF_HEALTH_PORT).
+    Tracing is on when the OTEL_* variables name an exporter (laf_core.telemetry)."""
+    common = CommonSettings()
+    setup_logging(name, common.log_level, common.log_json)
+    common.warn_if_open(f"laf-{name}")
+    telemetry.setup_tracing(f"laf-{name}")
+    metrics = Metrics(f"laf_{name}")
+    worker = build(common, metrics)
+
+    async def main(stop: asyncio.Event) -> None:
+        await until_stopped(
+            stop,
+            worker.run(stop),
+            serve_probes(common.health_port, lambda: worker.ready, metrics),
+        )
+
+    try:
+        run(name, main)
+    finally:
+        telemetry.shutdown_tracing()
 
 
 def run(name: str, main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
@@ -37,7 +75,7 @@ def run(name: str, main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     log.info("%s stopped", name)
 
 
-async def until_stopped(stop: asyncio.Event, *workers: Awaitable[None]) -> None:
+async def until_stopped(stop: asyncio.Event, *workers: Coroutine[Any, Any, None]) -> None:
     """Run `workers` supervised until `stop` is set or one of them fails."""
 
     async def _stopper() -> None:
@@ -48,23 +86,13 @@ async def until_stopped(stop: asyncio.Event, *workers: Awaitable[None]) -> None:
         async with asyncio.TaskGroup() as group:
             group.create_task(_stopper())
             for worker in workers:
-                group.create_task(worker)  # type: ignore[arg-type]
+                group.create_task(worker)
     except* _Stop:
         pass
 
 
 class _Stop(Exception):
     pass
-
-
-async def wait_any(*events: asyncio.Event) -> None:
-    """Return as soon as one of `events` is set."""
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
 
 
 async def serve_probes(
@@ -78,17 +106,18 @@ async def serve_probes(
         with contextlib.suppress(Exception):
             request = await asyncio.wait_for(reader.readline(), 5)
             path = request.split(b" ")[1].decode() if request.count(b" ") >= 2 else "/"
+            content_type = "text/plain"
             if path == "/healthz":
                 status, body = 200, "ok\n"
             elif path == "/readyz":
                 status, body = (200, "ready\n") if ready() else (503, "not ready\n")
             elif path == "/metrics":
-                status, body = 200, metrics.render()
+                status, body, content_type = 200, metrics.render(), CONTENT_TYPE
             else:
                 status, body = 404, "not found\n"
             data = body.encode()
             writer.write(
-                f"HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\n"
+                f"HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\n"
                 f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
                 + data
             )

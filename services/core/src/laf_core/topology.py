@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from laf_core.contracts.workflow import RUNNER_EXECUTORS
+from laf_core.contracts.states import RUNNER_EXECUTORS
 
 EVENTS_EXCHANGE = "laf.events"
 DEAD_EXCHANGE = "laf.dead"
 DEAD_LETTER_QUEUE = "laf.dead-letters"
 COORDINATOR_QUEUE = "laf.coordinator"
 DELIVERY_LIMIT = 10  # redeliveries before a quorum queue dead-letters a message
+# LAF's events are small (ids and a few fields); a consumer refuses a larger message as
+# poison, with its reason, instead of reading it.
+MAX_MESSAGE_BYTES = 256 * 1024
 ERROR_HEADER = "x-laf-error"
 
 
@@ -26,14 +30,20 @@ def runner_queue(executor: str) -> str:
     return f"laf.runner.{executor}"
 
 
+def lease_queue(holding: str) -> str:
+    """The exclusive queue a runner declares while it follows `holding` (a Job's name):
+    RabbitMQ lets one connection have it, and drops it when that connection ends."""
+    return f"laf.lease.{holding}"
+
+
 @dataclass(frozen=True)
 class DurableQueue:
     name: str
     bindings: tuple[str, ...]
-    arguments: dict[str, object] = field(default_factory=dict)
+    arguments: dict[str, Any] = field(default_factory=dict)
 
 
-def _quorum() -> dict[str, object]:
+def _quorum() -> dict[str, Any]:
     return {
         "x-queue-type": "quorum",
         "x-delivery-limit": DELIVERY_LIMIT,
@@ -46,6 +56,17 @@ COORDINATOR = DurableQueue(
     # New workflows to start; tasks back in `pending` after a failed attempt (retry timers).
     (workflow_key("pending"), "task.pending.*"),
     _quorum(),
+)
+
+
+# Bound to laf.dead with "#". Its delivery limit has no dead-letter exchange: a message the
+# coordinator could not store after that many deliveries (it crashed on it, say) is dropped
+# by RabbitMQ instead of coming back forever; the coordinator itself drops, logged once and
+# counted, what PostgreSQL refuses (see laf_coordinator.dead_letters).
+DEAD_LETTERS = DurableQueue(
+    DEAD_LETTER_QUEUE,
+    ("#",),
+    {"x-queue-type": "quorum", "x-delivery-limit": DELIVERY_LIMIT},
 )
 
 

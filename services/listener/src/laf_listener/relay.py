@@ -16,25 +16,30 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
 import asyncpg
+from opentelemetry.trace import SpanKind
 
-from laf_core import broker, topology
+from laf_core import broker, telemetry, topology
+from laf_core.aio import sleep
 from laf_core.backoff import delays
 from laf_core.db.pool import connect, create_pool
 from laf_core.db.queries import Q
 from laf_core.metrics import Metrics
-from laf_core.service import wait_any
-from laf_core.settings import CommonSettings, ListenerSettings
+from laf_core.settings import CommonSettings
 from laf_core.tracing import traceparent
+from laf_listener.settings import ListenerSettings
 
 log = logging.getLogger(__name__)
 CHANNEL = "laf_outbox"
 
 
-def to_message(row: asyncpg.Record) -> aio_pika.Message:
+def to_message(row: asyncpg.Record, traceparent_value: str = "") -> aio_pika.Message:
+    """The event as a message; its `traceparent` is the relay's span for it when tracing
+    is on, else the one derived from its ids (laf_core.tracing)."""
     body = {
         "id": str(row["event_id"]),
         "type": row["event_type"],
@@ -46,7 +51,9 @@ def to_message(row: asyncpg.Record) -> aio_pika.Message:
     }
     headers: dict[str, Any] = {}
     if row["workflow_id"]:
-        headers["traceparent"] = traceparent(row["workflow_id"], row["task_id"])
+        headers["traceparent"] = traceparent_value or traceparent(
+            row["workflow_id"], row["task_id"]
+        )
     return aio_pika.Message(
         body=_json(body),
         message_id=str(row["event_id"]),
@@ -87,8 +94,7 @@ class Relay:
                     exc,
                     delay,
                 )
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
+                await sleep(delay, stop)
             else:
                 backoff = delays(0.2, 5.0)
 
@@ -98,7 +104,7 @@ class Relay:
             resources.push_async_callback(_close_quietly, pool.close())
             listen = await connect(self.common.database_url)
             resources.push_async_callback(_close_quietly, listen.close())
-            amqp = await aio_pika.connect(self.common.amqp_url, timeout=10)
+            amqp = await broker.connect(self.common.amqp_url)
             resources.push_async_callback(_close_quietly, amqp.close())
             await listen.add_listener(CHANNEL, self._ring)
             channel = await amqp.channel(publisher_confirms=True, on_return_raises=True)
@@ -111,10 +117,10 @@ class Relay:
                     self._wake.clear()
                     while await self.drain_once(pool, exchange) == self.settings.batch_size:
                         pass
+                    await self.measure_backlog(pool)
                     if listen.is_closed() or amqp.is_closed or not amqp.connected.is_set():
                         raise ConnectionError("a connection was lost")
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(wait_any(self._wake, stop), self.settings.poll_s)
+                    await sleep(self.settings.poll_s, self._wake, stop)
             finally:
                 self.ready = False
 
@@ -127,20 +133,61 @@ class Relay:
             rows = await conn.fetch(Q.outbox_batch, self.settings.batch_size)
             if not rows:
                 return 0
-            await asyncio.gather(
-                *(
-                    exchange.publish(
-                        to_message(row),
-                        routing_key=row["routing_key"],
-                        mandatory=topology.must_route(row["routing_key"]),
-                        timeout=30,
-                    )
-                    for row in rows
-                )
-            )
+            await asyncio.gather(*(self._publish(exchange, row) for row in rows))
             await conn.execute(Q.outbox_delete, [row["id"] for row in rows])
         self.metrics.inc("events_published", len(rows))
+        now = datetime.now(UTC)
+        for row in rows:
+            lag = (now - row["occurred_at"]).total_seconds()
+            self.metrics.observe("relay_lag_seconds", max(lag, 0.0))
         return len(rows)
+
+    async def _publish(self, exchange: aio_pika.abc.AbstractExchange, row: asyncpg.Record) -> None:
+        """Publish one event: a span (child of the span that wrote it) when it is part of
+        a workflow and tracing is on."""
+        key = row["routing_key"]
+        parent = (
+            telemetry.parent_from(row["traceparent"], row["workflow_id"])
+            if telemetry.enabled()
+            else None
+        )
+        if parent is None:
+            await exchange.publish(
+                to_message(row), routing_key=key, mandatory=topology.must_route(key), timeout=30
+            )
+            return
+        data = row["data"] or {}
+        with telemetry.tracer().start_as_current_span(
+            f"laf.relay {row['event_type']}",
+            context=parent,
+            kind=SpanKind.PRODUCER,
+            attributes={
+                **telemetry.task_attributes(
+                    row["workflow_id"],
+                    data.get("name") if row["task_id"] else None,
+                    row["attempt"],
+                    data.get("executor"),
+                    data.get("instrument"),
+                ),
+                "messaging.system": "rabbitmq",
+                "messaging.destination.name": topology.EVENTS_EXCHANGE,
+                "messaging.rabbitmq.destination.routing_key": key,
+                "messaging.message.id": str(row["event_id"]),
+            },
+        ):
+            await exchange.publish(
+                to_message(row, telemetry.current_traceparent()),
+                routing_key=key,
+                mandatory=topology.must_route(key),
+                timeout=30,
+            )
+
+    async def measure_backlog(self, pool: asyncpg.Pool) -> None:
+        """The outbox's backlog, for /metrics: events waiting, age of the oldest."""
+        row = await pool.fetchrow(Q.outbox_backlog)
+        if row is not None:
+            self.metrics.set("outbox_backlog_events", float(row["events"]))
+            self.metrics.set("outbox_oldest_event_age_seconds", float(row["oldest_s"]))
 
 
 async def _close_quietly(closing: Awaitable[object]) -> None:

@@ -7,8 +7,8 @@ import os
 import uvicorn
 
 from laf_core.logs import setup_logging
-from laf_core.settings import SimlabSettings
 from laf_simlab.app import create_app
+from laf_simlab.settings import SimlabSettings
 
 
 def main() -> None:

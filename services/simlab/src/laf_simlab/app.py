@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import FastAPI, Header, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from laf_core.settings import SimlabSettings
 from laf_simlab.catalog import KINDS
 from laf_simlab.lab import InvalidParams, Lab, Offline, UnknownInstrument, UnknownOperation
+from laf_simlab.settings import SimlabSettings
+
+T = TypeVar("T")
 
 
 class OperationRequest(BaseModel):
@@ -51,7 +53,8 @@ def create_app(settings: SimlabSettings) -> FastAPI:
     public = settings.public_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
 
     def lab(request: Request) -> Lab:
-        return request.app.state.lab  # type: ignore[no-any-return]
+        found: Lab = request.app.state.lab  # Starlette's state is untyped
+        return found
 
     def registry_entry(the_lab: Lab, instrument_id: str) -> dict[str, Any]:
         """Exactly the fields of LAF's POST /api/instruments."""
@@ -81,7 +84,7 @@ def create_app(settings: SimlabSettings) -> FastAPI:
             "active_operations": sorted(instrument.active),
         }
 
-    def found(call: Any, *args: Any) -> Any:
+    def found(call: Callable[..., T], *args: Any) -> T:
         try:
             return call(*args)
         except UnknownInstrument as exc:
@@ -103,7 +106,7 @@ def create_app(settings: SimlabSettings) -> FastAPI:
     @app.get("/instruments/{instrument_id}")
     async def get_instrument(instrument_id: str, request: Request) -> dict[str, Any]:
         """The instrument now: `state` idle, busy or offline, and its active operations."""
-        return found(describe, lab(request), instrument_id)  # type: ignore[no-any-return]
+        return found(describe, lab(request), instrument_id)
 
     @app.post("/instruments/{instrument_id}/operations", status_code=202)
     async def start_operation(
@@ -131,7 +134,7 @@ def create_app(settings: SimlabSettings) -> FastAPI:
     ) -> dict[str, Any]:
         the_lab = lab(request)
         op = found(the_lab.operation, instrument_id, operation_id)
-        return op.view(the_lab.poll_after_s(op))  # type: ignore[no-any-return]
+        return op.view(the_lab.poll_after_s(op))
 
     @app.post("/instruments/{instrument_id}/operations/{operation_id}/abort")
     async def abort_operation(
@@ -139,7 +142,7 @@ def create_app(settings: SimlabSettings) -> FastAPI:
     ) -> dict[str, Any]:
         the_lab = lab(request)
         op = found(the_lab.abort, instrument_id, operation_id)
-        return op.view(the_lab.poll_after_s(op))  # type: ignore[no-any-return]
+        return op.view(the_lab.poll_after_s(op))
 
     @app.post("/admin/instruments/{instrument_id}/fault", tags=["admin"])
     async def set_fault(instrument_id: str, body: FaultRequest, request: Request) -> dict[str, Any]:

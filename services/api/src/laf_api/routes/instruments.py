@@ -2,44 +2,47 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import asyncio
+from typing import Annotated, Any
 
-import asyncpg
-from fastapi import APIRouter, HTTPException, status
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+from fastapi import APIRouter, Query, Request, status
 
-from laf_api.deps import Actor, Pool
-from laf_api.schemas import InstrumentIn, InstrumentOut, InstrumentPatch, InstrumentTask
-from laf_core.db.queries import Q
+from laf_api import user_schemas
+from laf_api.auth import Admin, Viewer
+from laf_api.deps import Pool
+from laf_api.errors import Unacceptable
+from laf_api.schemas import (
+    InstrumentChange,
+    InstrumentIn,
+    InstrumentOut,
+    InstrumentPatch,
+    InstrumentRuns,
+)
+from laf_api.store import instruments
+from laf_core.policy import TaskPolicy
 
 router = APIRouter(prefix="/api/instruments", tags=["instruments"])
 
 
-def _check_schema(schema: dict) -> None:
+def _check_schema(schema: dict[str, Any]) -> None:
     try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        raise HTTPException(
-            422, f"parameters_schema is not a valid JSON Schema: {exc.message}"
-        ) from None
+        user_schemas.check(schema)
+    except user_schemas.SchemaRefused as exc:
+        raise Unacceptable(f"parameters_schema: {exc}") from None
 
 
-async def _read(conn: asyncpg.Connection, instrument_id: str | None) -> list[InstrumentOut]:
-    rows = await conn.fetch(Q.list_instruments, instrument_id)
-    current: defaultdict[str, list[InstrumentTask]] = defaultdict(list)
-    queue: defaultdict[str, list[InstrumentTask]] = defaultdict(list)
-    for t in await conn.fetch(Q.instrument_tasks, instrument_id):
-        item = InstrumentTask(**{k: v for k, v in t.items() if k != "instrument"})
-        (queue if t["status"] == "waiting" else current)[t["instrument"]].append(item)
-    return [InstrumentOut(**dict(r), current=current[r["id"]], queue=queue[r["id"]]) for r in rows]
+def _check_endpoint(request: Request, endpoint: str | None) -> None:
+    policy: TaskPolicy = request.app.state.policy
+    problem = policy.endpoint_problem(endpoint) if endpoint else None
+    if problem:
+        raise Unacceptable(problem)
 
 
 @router.get("", response_model=list[InstrumentOut])
-async def list_instruments(pool: Pool) -> list[InstrumentOut]:
+async def list_instruments(_: Viewer, pool: Pool) -> list[InstrumentOut]:
     """Every instrument with the tasks on it now and its queue, in order."""
     async with pool.acquire() as conn:
-        return await _read(conn, None)
+        return await instruments.list_instruments(conn)
 
 
 @router.post(
@@ -48,61 +51,68 @@ async def list_instruments(pool: Pool) -> list[InstrumentOut]:
     response_model=InstrumentOut,
     responses={409: {"description": "An instrument with this id exists"}},
 )
-async def register_instrument(body: InstrumentIn, pool: Pool) -> InstrumentOut:
-    _check_schema(body.parameters_schema)
+async def register_instrument(
+    request: Request, body: InstrumentIn, caller: Admin, pool: Pool
+) -> InstrumentOut:
+    """Register an instrument (admin). Its endpoint must be one LAF_INSTRUMENT_ENDPOINTS
+    allows; link-local and metadata addresses never are."""
+    await asyncio.to_thread(_check_schema, body.parameters_schema)  # the user's: off the loop
+    _check_endpoint(request, body.endpoint)
     async with pool.acquire() as conn:
-        created = await conn.fetchval(
-            Q.insert_instrument,
-            body.id,
-            body.name,
-            body.kind,
-            body.capacity,
-            body.status,
-            body.endpoint,
-            body.parameters_schema,
-        )
-        if created is None:
-            raise HTTPException(409, f"instrument '{body.id}' exists; PATCH it to change it")
-        return (await _read(conn, body.id))[0]
+        return await instruments.register(conn, body, caller.actor)
 
 
 @router.get(
     "/{instrument_id}", response_model=InstrumentOut, responses={404: {"description": "Unknown"}}
 )
-async def get_instrument(instrument_id: str, pool: Pool) -> InstrumentOut:
+async def get_instrument(instrument_id: str, _: Viewer, pool: Pool) -> InstrumentOut:
     async with pool.acquire() as conn:
-        found = await _read(conn, instrument_id)
-    if not found:
-        raise HTTPException(404, f"no instrument '{instrument_id}'")
-    return found[0]
+        return await instruments.get_instrument(conn, instrument_id)
 
 
 @router.patch(
     "/{instrument_id}", response_model=InstrumentOut, responses={404: {"description": "Unknown"}}
 )
 async def update_instrument(
-    instrument_id: str, body: InstrumentPatch, pool: Pool, actor: Actor
+    request: Request, instrument_id: str, body: InstrumentPatch, caller: Admin, pool: Pool
 ) -> InstrumentOut:
-    """Change status (online, offline, maintenance), capacity, endpoint, name or schema.
+    """Change status (online, offline, maintenance), capacity, endpoint, name, schema or
+    calibration-due date (null clears it), with a `reason` for the audit trail.
 
     Going online or gaining capacity hands the free slots to waiting tasks at once.
     """
     if body.parameters_schema is not None:
-        _check_schema(body.parameters_schema)
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(Q.set_context, actor, body.reason or "instrument updated")
-        updated = await conn.fetchval(
-            Q.update_instrument,
-            instrument_id,
-            body.name,
-            body.capacity,
-            body.status,
-            "endpoint" in body.model_fields_set,
-            body.endpoint,
-            body.parameters_schema,
-        )
-        if updated is None:
-            raise HTTPException(404, f"no instrument '{instrument_id}'")
-        await conn.fetchval(Q.grant_instrument, instrument_id)
+        await asyncio.to_thread(_check_schema, body.parameters_schema)  # the user's: off the loop
+    _check_endpoint(request, body.endpoint)
     async with pool.acquire() as conn:
-        return (await _read(conn, instrument_id))[0]
+        return await instruments.update(conn, instrument_id, body, caller.actor)
+
+
+@router.get(
+    "/{instrument_id}/history",
+    response_model=list[InstrumentChange],
+    responses={404: {"description": "Unknown"}},
+)
+async def instrument_history(instrument_id: str, _: Viewer, pool: Pool) -> list[InstrumentChange]:
+    """Every change of the instrument (registration, status, capacity, endpoint, name,
+    schema) with who made it and why, oldest first."""
+    async with pool.acquire() as conn:
+        return await instruments.history(conn, instrument_id)
+
+
+@router.get(
+    "/{instrument_id}/runs",
+    response_model=InstrumentRuns,
+    responses={404: {"description": "Unknown"}},
+)
+async def instrument_runs(
+    instrument_id: str,
+    _: Viewer,
+    pool: Pool,
+    hours: Annotated[float, Query(gt=0, le=720, description="The window, back from now")] = 24,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> InstrumentRuns:
+    """The instrument's recent runs (attempts of its tasks finished in the last `hours`,
+    and those running now), newest first, and its utilisation over that window."""
+    async with pool.acquire() as conn:
+        return await instruments.runs(conn, instrument_id, hours, limit)

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 
+from laf_api.auth import Viewer
 from laf_core.contracts.workflow import WorkflowSpec
+from laf_core.metrics import Metrics
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 _SCHEMA = WorkflowSpec.model_json_schema()
 
 
 @router.get("/api/schemas/workflow", tags=["schemas"])
-async def workflow_schema() -> dict[str, Any]:
+async def workflow_schema(_: Viewer) -> dict[str, Any]:
     """The JSON Schema of the workflow document, generated from the API's own models."""
     return _SCHEMA
 
@@ -26,17 +30,29 @@ async def healthz() -> str:
 
 @router.get("/readyz", tags=["probes"], response_class=PlainTextResponse)
 async def readyz(request: Request, response: Response) -> str:
+    """`ready`, or 503 with one line per part that is down (no internals: the reason is
+    in the API's log). Live events need the broker; the API is ready without it, and says
+    so when it is not ready for another reason."""
+    down = []
     pool = request.app.state.pool
-    try:
-        if pool is None:
-            raise ConnectionError("no pool yet")
-        await pool.fetchval("SELECT 1", timeout=2)
-    except Exception as exc:
+    if pool is None:
+        down.append("database: not connected yet")
+    else:
+        try:
+            await pool.fetchval("SELECT 1", timeout=2)
+        except Exception as exc:
+            log.warning("readiness: the database is unreachable: %s", type(exc).__name__)
+            down.append("database: unreachable")
+    lines = [*down]
+    if not request.app.state.live.connected:
+        lines.append("live events: broker not connected (the API works without them)")
+    if down:
         response.status_code = 503
-        return f"not ready: database: {exc}\n"
+        return "not ready\n" + "".join(f"{line}\n" for line in lines)
     return "ready\n"
 
 
 @router.get("/metrics", tags=["probes"], response_class=PlainTextResponse)
 async def metrics(request: Request) -> str:
-    return request.app.state.metrics.render()  # type: ignore[no-any-return]
+    metrics: Metrics = request.app.state.metrics  # Starlette's state is untyped
+    return metrics.render()

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import TypeAdapter, ValidationError
 
-from laf_api.deps import AppMetrics, Common, Pool, Settings
-from laf_api.schemas import ReportResult, RunnerOut
+from laf_api.auth import Needs, Viewer, principal
+from laf_api.deps import AppMetrics, Pool, ReportPool, Settings
+from laf_api.errors import Refused
+from laf_api.schemas import ReportResult, ResultAccepted, RunnerOut
+from laf_api.store import reports
 from laf_core import signing, task_tokens
 from laf_core.contracts.reports import (
     ClaimedTask,
-    FailedReport,
     HeartbeatReport,
     RunnerHeartbeat,
     StartedReport,
     TaskReport,
 )
-from laf_core.db.queries import Q
+from laf_core.credentials import TOKEN_PREFIX, bearer
 
 router = APIRouter(tags=["webhooks"])
 _reports: TypeAdapter[TaskReport] = TypeAdapter(TaskReport)
@@ -27,26 +30,50 @@ _reports: TypeAdapter[TaskReport] = TypeAdapter(TaskReport)
 REPORT_SCHEMA = _reports.json_schema(ref_template="#/components/schemas/{model}")
 REPORT_COMPONENTS: dict[str, Any] = REPORT_SCHEMA.pop("$defs")
 
-_SIGNED = {
-    401: {"description": "Signature (or task token) missing, wrong or outside the replay window"},
+_SIGNED: dict[int | str, dict[str, Any]] = {
+    401: {
+        "description": "No runner token (or task token), or the signature is missing, wrong, "
+        "replayed or outside the replay window"
+    },
+    403: {"description": "The credential is not a runner's"},
     409: {"description": "The report does not match the task's current attempt; nothing changed"},
-    422: {"description": "Malformed report"},
+    413: {"description": "The body, or the attempt's outputs, are over their limit"},
 }
 
 
+async def _runner_body(request: Request, secret: str, window_s: int) -> bytes:
+    """The body of a runner's call: its runner token (role `runner`) and a valid signature."""
+    await _RUNNER(await principal(request))
+    return await _verified_body(request, secret, window_s)
+
+
+_RUNNER = Needs("runner")
+
+
 async def _verified_body(request: Request, secret: str, window_s: int) -> bytes:
+    """The body (its size already bounded by the request guard), signed for this method and
+    path within the window, and not seen before."""
     body = await request.body()
     try:
-        signing.verify(
-            secret,
-            request.headers.get(signing.TIMESTAMP_HEADER),
-            request.headers.get(signing.SIGNATURE_HEADER),
-            body,
-            window_s,
+        given = signing.verify(
+            secret, request.headers, request.method, request.url.path, body, window_s
         )
     except signing.SignatureError as exc:
         raise HTTPException(401, f"invalid signature: {exc}") from None
+    replays: signing.ReplayCache = request.app.state.replays
+    if not replays.first_use(given):
+        raise HTTPException(401, "invalid signature: this signature was used before (a replay)")
     return body
+
+
+def _check_outputs(report: TaskReport, limit: int) -> None:
+    outputs = getattr(report, "outputs", None)
+    if outputs and len(json.dumps(outputs, separators=(",", ":"))) > limit:
+        raise HTTPException(
+            413,
+            f"outputs of attempt {report.attempt} are larger than {limit} bytes "
+            "(LAF_API_MAX_OUTPUTS_BYTES); store large data elsewhere and report a reference",
+        )
 
 
 def _invalid(exc: ValidationError) -> HTTPException:
@@ -57,7 +84,7 @@ def _invalid(exc: ValidationError) -> HTTPException:
 
 @router.post(
     "/api/webhooks/tasks",
-    response_model=ClaimedTask | ReportResult,
+    response_model=ClaimedTask | ResultAccepted | ReportResult,
     responses=_SIGNED,
     openapi_extra={
         "requestBody": {
@@ -67,95 +94,78 @@ def _invalid(exc: ValidationError) -> HTTPException:
     },
 )
 async def task_report(
-    request: Request, pool: Pool, common: Common, settings: Settings, metrics: AppMetrics
-) -> ClaimedTask | ReportResult:
-    """Reports about one attempt, signed with HMAC-SHA256 over `timestamp.body`.
+    request: Request, pool: ReportPool, settings: Settings, metrics: AppMetrics
+) -> ClaimedTask | ResultAccepted | ReportResult:
+    """Reports about one attempt, signed with HMAC-SHA256 over
+    `timestamp.nonce.METHOD.path.body` (laf_core.signing).
 
     `started` claims a queued attempt (accepted once; 409 after) and answers
     with the task and its inputs; `succeeded` / `failed` record the result and
     queue the dependents in the same transaction; `heartbeat` keeps a running
     attempt alive.
 
-    A Kubernetes Job's pod may report its own attempt instead, with the
-    per-attempt token it was given (`Authorization: Bearer <LAF_TASK_TOKEN>`)
-    in place of the signature; it cannot claim (`started`) nor speak for
-    another attempt.
+    A runner sends its runner token (`Authorization: Bearer laf_…`, role
+    `runner`) and signs the body. A Kubernetes Job's pod may report its own
+    attempt instead, with the per-attempt token it was given (`Authorization:
+    Bearer <LAF_TASK_TOKEN>`) in place of both; it cannot claim (`started`)
+    nor speak for another attempt.
     """
-    token = task_tokens.bearer(request.headers.get("Authorization"))
-    if token is None:
-        body = await _verified_body(request, common.webhook_secret, settings.signature_window_s)
+    secret = request.app.state.signing_secret
+    token = bearer(request.headers.get("Authorization"))
+    if token is None or token.startswith(TOKEN_PREFIX):
+        token = None  # a runner's call, not a pod's
+        body = await _runner_body(request, secret, settings.signature_window_s)
     else:
         body = await request.body()
     try:
         report = _reports.validate_json(body)
     except ValidationError as exc:
         raise _invalid(exc) from None
+    _check_outputs(report, settings.max_outputs_bytes)
     if token is not None:
-        if not task_tokens.token_matches(
-            common.webhook_secret, report.task_id, report.attempt, token
-        ):
+        if not task_tokens.token_matches(secret, report.task_id, report.attempt, token):
             raise HTTPException(401, "invalid task token for this task and attempt")
         if isinstance(report, StartedReport):
             raise HTTPException(403, "a task token reports on its attempt; it cannot claim one")
-    actor = f"pod:{report.runner_id}" if token is not None else f"runner:{report.runner_id}"
-
-    async with pool.acquire() as conn:
-        if isinstance(report, StartedReport):
-            row = await conn.fetchrow(
-                Q.claim_task, report.task_id, report.attempt, report.runner_id
-            )
-            if row is not None:
-                metrics.inc("tasks_claimed")
-                return ClaimedTask(**dict(row))
-        elif isinstance(report, HeartbeatReport):
-            if await conn.fetchval(Q.heartbeat_task, report.task_id, report.attempt):
-                return ReportResult(accepted=True, outcome="running")
-        else:
-            is_failure = isinstance(report, FailedReport)
-            outcome = await conn.fetchval(
-                Q.finish_task,
-                report.task_id,
-                report.attempt,
-                report.type,
-                report.outputs,
-                report.error if is_failure else None,
-                actor,
-            )
-            if outcome != "stale":
-                metrics.inc(f"results_{outcome}")
-                return ReportResult(accepted=True, outcome=outcome)
-        state = await conn.fetchrow(Q.task_state, report.task_id)
-    metrics.inc("reports_refused")
-    if state is None:
-        raise HTTPException(409, f"no task with id '{report.task_id}'")
-    raise HTTPException(
-        409,
-        f"'{report.type}' for attempt {report.attempt} refused: the task is "
-        f"{state['status']} at attempt {state['attempt']}",
+    actor = (
+        f"pod:{report.task_id}/{report.attempt}"
+        if token is not None
+        else f"runner:{report.runner_id}"
     )
+
+    try:
+        async with pool.acquire() as conn:
+            if isinstance(report, StartedReport):
+                claimed = await reports.claim(conn, report)
+                metrics.inc("tasks_claimed")
+                return claimed
+            if isinstance(report, HeartbeatReport):
+                return await reports.heartbeat(conn, report)
+            result = await reports.finish(conn, report, actor)
+            metrics.inc(f"results_{result.outcome}")
+            return result
+    except Refused:
+        metrics.inc("reports_refused")
+        raise
 
 
 @router.post("/api/webhooks/runners", status_code=204, responses=_SIGNED)
-async def runner_heartbeat(
-    request: Request, pool: Pool, common: Common, settings: Settings
-) -> None:
-    """A runner announces itself and the executors it serves (signed like task reports)."""
-    body = await _verified_body(request, common.webhook_secret, settings.signature_window_s)
+async def runner_heartbeat(request: Request, pool: ReportPool, settings: Settings) -> None:
+    """A runner announces itself and the executors it serves (a runner token, signed like
+    task reports)."""
+    body = await _runner_body(
+        request, request.app.state.signing_secret, settings.signature_window_s
+    )
     try:
         beat = RunnerHeartbeat.model_validate_json(body)
     except ValidationError as exc:
         raise _invalid(exc) from None
-    await pool.execute(
-        Q.upsert_runner,
-        beat.runner_id,
-        beat.hostname,
-        beat.executors,
-        beat.concurrency,
-        beat.running,
-    )
+    async with pool.acquire() as conn:
+        await reports.announce_runner(conn, beat)
 
 
 @router.get("/api/runners", response_model=list[RunnerOut], tags=["runners"])
-async def list_runners(pool: Pool) -> list[RunnerOut]:
+async def list_runners(_: Viewer, pool: Pool) -> list[RunnerOut]:
     """Runners that have announced themselves; `alive` if heard from in the last 30 s."""
-    return [RunnerOut(**dict(r)) for r in await pool.fetch(Q.list_runners, 30.0)]
+    async with pool.acquire() as conn:
+        return await reports.runners(conn, alive_within_s=30.0)

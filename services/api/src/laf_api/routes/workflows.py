@@ -2,57 +2,92 @@
 
 from __future__ import annotations
 
+import json
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
+from pydantic import StringConstraints
 
-from laf_api import store
-from laf_api.deps import Actor, AppMetrics, Pool, Settings
+from laf_api.auth import Operator, Viewer
+from laf_api.deps import AppMetrics, Pool, Settings
+from laf_api.errors import NotFound, Unacceptable
 from laf_api.schemas import HistoryEntry, WorkflowOut, WorkflowPage
+from laf_api.settings import ApiSettings
+from laf_api.store import workflows as store
+from laf_core.contracts.states import WorkflowStatus
 from laf_core.contracts.workflow import WorkflowSpec
 from laf_core.tracing import traceparent
 
 router = APIRouter(prefix="/api/workflows", tags=["workflows"])
-
-STATUSES = ("pending", "running", "paused", "succeeded", "failed", "cancelled")
 
 
 def parse_id(workflow_id: str) -> uuid.UUID:
     try:
         return uuid.UUID(workflow_id)
     except ValueError:
-        raise HTTPException(404, f"no workflow with id '{workflow_id}'") from None
+        raise NotFound(f"no workflow with id '{workflow_id}'") from None
+
+
+def check_size(spec: WorkflowSpec, settings: ApiSettings) -> None:
+    """Raise Unacceptable for a workflow over a limit of README "Limits", naming it."""
+    if len(spec.tasks) > settings.max_workflow_tasks:
+        raise Unacceptable(
+            f"the workflow has {len(spec.tasks)} tasks; at most "
+            f"{settings.max_workflow_tasks} (LAF_API_MAX_WORKFLOW_TASKS)"
+        )
+    dependencies = sum(len(task.depends_on) for task in spec.tasks)
+    if dependencies > settings.max_workflow_dependencies:
+        raise Unacceptable(
+            f"the workflow has {dependencies} dependencies; at most "
+            f"{settings.max_workflow_dependencies} (LAF_API_MAX_WORKFLOW_DEPENDENCIES)"
+        )
+    size = len(json.dumps(spec.labels)) + sum(len(json.dumps(t.params)) for t in spec.tasks)
+    if size > settings.max_workflow_data_bytes:
+        raise Unacceptable(
+            f"the workflow's params and labels take {size} bytes as JSON; at most "
+            f"{settings.max_workflow_data_bytes} (LAF_API_MAX_WORKFLOW_DATA_BYTES)"
+        )
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=WorkflowOut,
-    responses={200: {"description": "Repeat of an earlier Idempotency-Key: that workflow"}},
+    responses={
+        200: {"description": "Repeat of an earlier Idempotency-Key: that workflow"},
+        409: {"description": "The Idempotency-Key was used by this caller for another document"},
+    },
 )
 async def submit_workflow(
+    request: Request,
     spec: WorkflowSpec,
     pool: Pool,
     metrics: AppMetrics,
     response: Response,
-    actor: Actor,
+    caller: Operator,
     settings: Settings,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=200,
+            description="Submitting the same document again with the same key answers the "
+            "workflow made the first time (200); keys are the caller's own",
+        ),
+    ] = None,
 ) -> WorkflowOut:
     """Validate a workflow document and store it; the coordinator starts it."""
+    check_size(spec, settings)
     async with pool.acquire() as conn:
-        unserved = await store.check_executors_served(conn, spec, settings.runner_liveness_s)
-        if unserved:
-            raise HTTPException(422, unserved)
-        try:
-            workflow_id, created = await store.create_workflow(
-                conn, spec, actor=actor, idempotency_key=idempotency_key
-            )
-        except store.InvalidForInstrument as exc:
-            raise HTTPException(422, str(exc)) from None
-        workflow = created or await store.get_workflow(conn, workflow_id)
-    assert workflow is not None
+        workflow, created = await store.submit_workflow(
+            conn,
+            spec,
+            actor=caller.actor,
+            idempotency_key=idempotency_key,
+            runner_liveness_s=settings.runner_liveness_s,
+            policy=request.app.state.policy,
+        )
     response.headers["traceparent"] = traceparent(workflow.id)
     if created:
         metrics.inc("workflows_submitted")
@@ -63,20 +98,23 @@ async def submit_workflow(
 
 @router.get("", response_model=WorkflowPage)
 async def list_workflows(
+    _: Viewer,
     pool: Pool,
     status_filter: Annotated[
-        str | None, Query(alias="status", description="One of the workflow states")
+        WorkflowStatus | None, Query(alias="status", description="One of the workflow states")
     ] = None,
     label: Annotated[
-        list[str] | None, Query(description="key=value; repeat to require several")
+        list[Annotated[str, StringConstraints(pattern=r"^[^=]+=", max_length=500)]] | None,
+        Query(description="key=value; repeat to require several"),
     ] = None,
     q: Annotated[str | None, Query(max_length=200, description="Part of the name")] = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    include: Annotated[
+        Literal["tasks"] | None, Query(description="`tasks`: each workflow with its tasks")
+    ] = None,
 ) -> WorkflowPage:
-    """Workflows, newest first."""
-    if status_filter is not None and status_filter not in STATUSES:
-        raise HTTPException(422, f"status must be one of {', '.join(STATUSES)}")
+    """Workflows, newest first, as summaries (no tasks unless `include=tasks`)."""
     labels = None
     if label:
         labels = {}
@@ -91,7 +129,13 @@ async def list_workflows(
         raise HTTPException(422, "cursor is not one this API returned") from None
     async with pool.acquire() as conn:
         items, next_position = await store.list_workflows(
-            conn, status=status_filter, labels=labels, q=q, cursor=position, limit=limit
+            conn,
+            status=status_filter,
+            labels=labels,
+            q=q,
+            cursor=position,
+            limit=limit,
+            include_tasks=include == "tasks",
         )
     return WorkflowPage(
         items=items, next_cursor=store.encode_cursor(next_position) if next_position else None
@@ -101,19 +145,28 @@ async def list_workflows(
 @router.get(
     "/{workflow_id}", response_model=WorkflowOut, responses={404: {"description": "Unknown"}}
 )
-async def get_workflow(workflow_id: str, pool: Pool) -> WorkflowOut:
+async def get_workflow(workflow_id: str, _: Viewer, pool: Pool) -> WorkflowOut:
     async with pool.acquire() as conn:
-        workflow = await store.get_workflow(conn, parse_id(workflow_id))
-    if workflow is None:
-        raise HTTPException(404, f"no workflow with id '{workflow_id}'")
-    return workflow
+        return await store.get_workflow(conn, parse_id(workflow_id))
 
 
-@router.get("/{workflow_id}/history", response_model=list[HistoryEntry])
-async def get_history(workflow_id: str, pool: Pool) -> list[HistoryEntry]:
-    """Every state change of the workflow and its tasks, oldest first: the audit trail."""
+@router.get(
+    "/{workflow_id}/history",
+    response_model=list[HistoryEntry],
+    responses={404: {"description": "Unknown"}},
+)
+async def get_history(
+    workflow_id: str,
+    _: Viewer,
+    pool: Pool,
+    after: Annotated[
+        int | None,
+        Query(ge=0, le=2**63 - 1, description="Only entries after the one with this id"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+) -> list[HistoryEntry]:
+    """The state changes of the workflow and its tasks, oldest first: the audit trail.
+    Paged: pass the last id you got as `after` for the next page; fewer than `limit`
+    entries means the end."""
     async with pool.acquire() as conn:
-        history = await store.get_history(conn, parse_id(workflow_id))
-    if history is None:
-        raise HTTPException(404, f"no workflow with id '{workflow_id}'")
-    return history
+        return await store.get_history(conn, parse_id(workflow_id), after, limit)

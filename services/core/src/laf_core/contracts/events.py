@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from laf_core.contracts.states import ExecutorName, InstrumentStatus, TaskStatus, WorkflowStatus
+
 
 class Envelope(BaseModel):
     """`type` equals the routing key's first two parts (`task.queued`, `workflow.pending`)."""
@@ -23,16 +25,29 @@ class Envelope(BaseModel):
     data: dict[str, Any] = {}
 
 
-class TaskEventData(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    name: str
-    executor: str
-    status: str
-
-
+# What `data` holds, per kind of event (written by the outbox functions, outbox.sql).
 class WorkflowEventData(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    """`workflow.<status>`: the workflow as it is now."""
 
     name: str
-    status: str
+    status: WorkflowStatus
+
+
+class TaskEventData(BaseModel):
+    """`task.<status>.<executor>`: the task as it is now; `retry_at` when a failed
+    attempt waits for its retry; `instrument` when it runs on one."""
+
+    name: str
+    executor: ExecutorName
+    status: TaskStatus
+    retry_at: datetime | None = None
+    instrument: str | None = None
+
+
+class InstrumentEventData(BaseModel):
+    """`instrument.<status>`: an instrument's status or capacity changed."""
+
+    id: str
+    name: str
+    status: InstrumentStatus
+    capacity: int

@@ -7,12 +7,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from laf_core.contracts.numbers import WHOLE_NUMBER
+
 
 class _Report(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     task_id: uuid.UUID
-    attempt: int = Field(ge=1)
+    attempt: Annotated[int, Field(ge=1, le=2**31 - 1), WHOLE_NUMBER]
     runner_id: str = Field("unknown", max_length=200)
 
 
@@ -26,15 +28,31 @@ class HeartbeatReport(_Report):
     type: Literal["heartbeat"]
 
 
+_OUTPUTS_SHA256 = Field(
+    None,
+    pattern="^[0-9a-f]{64}$",
+    description="SHA-256 of the outputs' canonical JSON (laf_core.canonical); a report "
+    "whose outputs do not match it is refused.",
+)
+
+
 class SucceededReport(_Report):
     type: Literal["succeeded"]
     outputs: dict[str, Any] = Field(default_factory=dict)
+    outputs_sha256: str | None = _OUTPUTS_SHA256
+    claim_next: list[str] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Executors the runner serves and has a slot for now: the answer may "
+        "carry its next task of this workflow, claimed for it (`next`).",
+    )
 
 
 class FailedReport(_Report):
     type: Literal["failed"]
     error: str = Field(min_length=1, max_length=20_000)
     outputs: dict[str, Any] | None = None
+    outputs_sha256: str | None = _OUTPUTS_SHA256
 
 
 TaskReport = Annotated[
@@ -74,5 +92,5 @@ class RunnerHeartbeat(BaseModel):
     runner_id: str = Field(min_length=1, max_length=200)
     executors: list[str]
     hostname: str = ""
-    concurrency: int = 0
-    running: int = 0
+    concurrency: Annotated[int, Field(ge=0, le=1_000_000), WHOLE_NUMBER] = 0
+    running: Annotated[int, Field(ge=0, le=1_000_000), WHOLE_NUMBER] = 0

@@ -7,20 +7,14 @@ These models are the single source of the JSON Schema served at
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from laf_core.contracts.job_params import kubernetes_params_problem
+from laf_core.contracts.numbers import WHOLE_NUMBER
+from laf_core.contracts.states import OPERATOR_EXECUTORS, ExecutorName
 from laf_core.dag import check_graph
-
-# The executors LAF implements today. A later executor joins this list when
-# it exists, so a document naming one LAF cannot run is refused at submit.
-Executor = Literal["noop", "python", "local", "manual", "http", "kubernetes"]
-EXECUTORS: tuple[str, ...] = Executor.__args__  # type: ignore[attr-defined]
-# Executors that LAF itself handles, with no runner: a manual step waits for an operator.
-OPERATOR_EXECUTORS: tuple[str, ...] = ("manual",)
-RUNNER_EXECUTORS: tuple[str, ...] = tuple(e for e in EXECUTORS if e not in OPERATOR_EXECUTORS)
 
 TaskName = Annotated[
     str,
@@ -40,20 +34,32 @@ class RetryPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_attempts: int = Field(3, ge=1, le=50, description="Attempts in all, the first included.")
-    backoff_s: float = Field(1.0, ge=0, le=3600)
-    max_backoff_s: float = Field(60.0, ge=0, le=86400)
+    max_attempts: Annotated[int, Field(ge=1, le=50), WHOLE_NUMBER] = Field(
+        3, description="Attempts in all, the first included."
+    )
+    backoff_s: float = Field(1.0, ge=0, le=3600, strict=True)
+    max_backoff_s: float = Field(60.0, ge=0, le=86400, strict=True)
 
 
 class TaskSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # What _params_fit_executor checks of http tasks, said in the schema too.
+        json_schema_extra={
+            "if": {"properties": {"executor": {"const": "http"}}, "required": ["executor"]},
+            "then": {
+                "required": ["instrument"],
+                "properties": {"instrument": {"type": "string", "minLength": 1}},
+            },
+        },
+    )
 
     name: TaskName
-    executor: Executor
+    executor: ExecutorName
     instrument: str | None = Field(None, min_length=1, max_length=100)
     depends_on: list[str] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
-    timeout_s: float | None = Field(None, gt=0, le=7 * 86400)
+    timeout_s: float | None = Field(None, gt=0, le=7 * 86400, strict=True)
     retry: RetryPolicy | None = None
 
     @model_validator(mode="after")
@@ -100,6 +106,8 @@ def executor_params_problem(executor: str, params: dict[str, Any]) -> str | None
             return "params.cwd must be a string"
     elif executor == "manual" and not isinstance(params.get("instructions", ""), str):
         return "params.instructions must be text for the operator"
+    elif executor == "manual" and not isinstance(params.get("outputs_schema", {}), dict):
+        return "params.outputs_schema must be a JSON Schema (an object) of the outputs to enter"
     elif executor == "noop" and not isinstance(params.get("outputs", {}), dict):
         return "params.outputs must be a JSON object"
     elif executor == "kubernetes":
@@ -120,6 +128,11 @@ class WorkflowSpec(BaseModel):
     description: str = Field("", max_length=10_000)
     labels: dict[str, str] = Field(default_factory=dict)
     tasks: list[TaskSpec] = Field(min_length=1, max_length=10_000)
+    requires_approval: bool = Field(
+        False,
+        description="Its results count only once a reviewer reviewed them and another "
+        "approved them (release: 'released').",
+    )
 
     @field_validator("tasks", mode="before")
     @classmethod

@@ -5,12 +5,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import TYPE_CHECKING, TypeAlias
 
 import asyncpg
 
+from laf_core import telemetry
+from laf_core.aio import sleep
 from laf_core.backoff import delays
+from laf_core.errors import is_transient
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
 
 log = logging.getLogger(__name__)
+
+# What a query runs on: a connection of its own, or one lent by a pool (`pool.acquire()`).
+Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -22,8 +32,9 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     """Skip asyncpg's reset query on release (~0.3 ms a request).
 
     Safe because LAF never leaves session state on pooled connections: its
-    settings are transaction-local (set_config(..., true)) and LISTEN uses a
-    dedicated connection.
+    settings are transaction-local (set_config(..., true)), LISTEN uses a
+    dedicated connection, and the one session setting, `laf.traceparent`, is set
+    again on every acquire while tracing is on (laf_core.telemetry.stamp).
     """
 
 
@@ -34,6 +45,7 @@ async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncp
         max_size=max_size,
         init=_init_connection,
         reset=_keep_session,
+        setup=telemetry.stamp if telemetry.enabled() else None,
         command_timeout=30,
     )
     assert pool is not None
@@ -54,9 +66,9 @@ async def create_pool_retrying(
     for delay in delays(0.2, 5.0):
         try:
             return await create_pool(dsn, min_size=min_size, max_size=max_size)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            if stop.is_set():
+        except Exception as exc:
+            if stop.is_set() or not is_transient(exc):
                 raise
             log.warning("PostgreSQL not reachable (%s); retrying in %.1fs", exc, delay)
-            await asyncio.sleep(delay)
+            await sleep(delay, stop)
     raise AssertionError("unreachable")

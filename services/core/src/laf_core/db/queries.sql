@@ -1,11 +1,11 @@
 -- Named queries, loaded once by laf_core.db.queries. Each starts with "-- name: NAME".
--- State transitions are SQL functions in migrations/; these call them.
+-- State transitions are SQL functions in functions/; these call them.
 
 -- name: insert_workflow
 INSERT INTO workflows (id, name, description, labels, document, document_sha256,
-                       idempotency_key, tasks_total, tasks_unfinished, created_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)
-ON CONFLICT (idempotency_key) DO NOTHING
+                       idempotency_key, tasks_total, tasks_unfinished, created_by, requires_approval)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)
+ON CONFLICT (created_by, idempotency_key) DO NOTHING
 RETURNING id, created_at;
 
 -- name: insert_tasks
@@ -24,11 +24,11 @@ FROM jsonb_to_recordset($2::jsonb) AS t(id uuid, position int, name text, execut
 SELECT laf_set_context($1, $2);
 
 -- name: workflow_by_idempotency_key
-SELECT id FROM workflows WHERE idempotency_key = $1;
+SELECT id, document_sha256 FROM workflows WHERE created_by = $1 AND idempotency_key = $2;
 
 -- name: get_workflow
 SELECT id, name, description, labels, status, document_sha256, created_by, created_at,
-       started_at, finished_at, tasks_total, tasks_unfinished, tasks_failed
+       started_at, finished_at, tasks_total, tasks_unfinished, tasks_failed, requires_approval
 FROM workflows WHERE id = $1;
 
 -- name: get_tasks
@@ -52,19 +52,20 @@ WHERE t.workflow_id = $1 ORDER BY a.finished_at, a.attempt;
 -- name: list_workflows
 -- Keyset pagination, newest first; $2/$3 is the cursor (created_at, id) or NULLs.
 SELECT id, name, description, labels, status, created_by, created_at, started_at, finished_at,
-       tasks_total, tasks_unfinished, tasks_failed
+       tasks_total, tasks_unfinished, tasks_failed, requires_approval
 FROM workflows
 WHERE ($1::text IS NULL OR status = $1)
   AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))
   AND ($4::jsonb IS NULL OR labels @> $4)
-  AND ($5::text IS NULL OR name ILIKE '%' || $5 || '%')
+  AND ($5::text IS NULL OR name ILIKE '%' || $5 || '%' ESCAPE '\')
 ORDER BY created_at DESC, id DESC
 LIMIT $6;
 
 -- name: get_history
 SELECT h.id, h.task_id, h.task_name, h.attempt, h.from_status, h.to_status, h.actor,
-       h.reason, h.at
-FROM history h WHERE h.workflow_id = $1 ORDER BY h.id;
+       h.reason, h.at, h.seq, h.prev_hash, h.hash, h.data
+FROM history h WHERE h.workflow_id = $1 AND ($2::bigint IS NULL OR h.id > $2)
+ORDER BY h.id LIMIT $3;
 
 -- name: start_workflow
 SELECT laf_start_workflow($1, $2);
@@ -74,7 +75,10 @@ SELECT task_id, workflow_id, name, executor, attempt, params, timeout_s, inputs,
 FROM laf_claim_task($1, $2, $3);
 
 -- name: finish_task
-SELECT laf_finish_task($1, $2, $3, $4, $5, $6);
+SELECT laf_finish_task($1, $2, $3, $4, $5, $6, NULL, $7);
+
+-- name: finish_and_claim
+SELECT outcome, next FROM laf_finish_and_claim($1, $2, $3, $4, $5, $6, $7, $8, $9);
 
 -- name: heartbeat_task
 UPDATE tasks SET heartbeat_at = clock_timestamp()
@@ -133,11 +137,12 @@ SELECT laf_retry_task($1, $2, $3, $4);
 SELECT laf_skip_task($1, $2, $3, $4);
 
 -- name: complete_task
-SELECT laf_complete_task($1, $2, $3, $4, $5);
+SELECT laf_complete_task($1, $2, $3, $4, $5, $6);
 
 -- name: insert_instrument
-INSERT INTO instruments (id, name, kind, capacity, status, endpoint, parameters_schema)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO instruments (id, name, kind, capacity, status, endpoint, parameters_schema,
+                         calibration_due)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (id) DO NOTHING
 RETURNING id;
 
@@ -145,12 +150,15 @@ RETURNING id;
 UPDATE instruments
 SET name = coalesce($2, name), capacity = coalesce($3, capacity), status = coalesce($4, status),
     endpoint = CASE WHEN $5::boolean THEN $6 ELSE endpoint END,
-    parameters_schema = coalesce($7, parameters_schema), updated_at = clock_timestamp()
+    parameters_schema = coalesce($7, parameters_schema),
+    calibration_due = CASE WHEN $8::boolean THEN $9 ELSE calibration_due END,
+    updated_at = clock_timestamp()
 WHERE id = $1
 RETURNING id;
 
 -- name: list_instruments
-SELECT id, name, kind, capacity, status, endpoint, parameters_schema, created_at, updated_at
+SELECT id, name, kind, capacity, status, endpoint, parameters_schema, calibration_due,
+       created_at, updated_at
 FROM instruments WHERE ($1::text IS NULL OR id = $1) ORDER BY id;
 
 -- name: instrument_tasks
@@ -162,16 +170,52 @@ WHERE t.instrument IS NOT NULL AND ($1::text IS NULL OR t.instrument = $1)
   AND t.status IN ('waiting', 'queued', 'running')
 ORDER BY t.instrument, t.ready_at, t.id;
 
+-- name: instrument_runs
+-- The attempts on instrument $1 that ran in the last $2 seconds (finished ones from
+-- task_attempts, then those running now), newest first.
+SELECT * FROM (
+    SELECT t.workflow_id, w.name AS workflow_name, t.name AS task_name, a.attempt, a.status,
+           a.runner_id, a.started_at, a.finished_at
+    FROM tasks t
+    JOIN task_attempts a ON a.task_id = t.id
+    JOIN workflows w ON w.id = t.workflow_id
+    WHERE t.instrument = $1
+      AND a.finished_at > clock_timestamp() - make_interval(secs => $2)
+    UNION ALL
+    SELECT t.workflow_id, w.name, t.name, t.attempt, t.status, t.runner_id, t.started_at, NULL
+    FROM tasks t JOIN workflows w ON w.id = t.workflow_id
+    WHERE t.instrument = $1 AND t.status = 'running'
+) runs
+ORDER BY coalesce(finished_at, 'infinity') DESC, started_at DESC NULLS LAST
+LIMIT $3;
+
+-- name: inbox
+-- Steps awaiting an operator: `manual` tasks running, in every workflow, longest waiting first.
+SELECT t.workflow_id, w.name AS workflow_name, w.status AS workflow_status, w.labels,
+       w.created_by, t.id AS task_id, t.name AS task_name, t.params, t.attempt,
+       t.started_at AS since
+FROM tasks t JOIN workflows w ON w.id = t.workflow_id
+WHERE t.executor = 'manual' AND t.status = 'running'
+ORDER BY t.started_at, t.id
+LIMIT $1;
+
 -- name: instrument_schemas
-SELECT id, status, parameters_schema FROM instruments WHERE id = ANY ($1::text[]);
+SELECT id, status, endpoint, parameters_schema FROM instruments WHERE id = ANY ($1::text[]);
 
 -- name: next_retry_at
 SELECT min(retry_at) FROM tasks WHERE status = 'pending' AND retry_at IS NOT NULL;
 
 -- name: outbox_batch
 -- The relay's batch: locked so parallel relays take disjoint rows.
-SELECT id, event_id, routing_key, event_type, workflow_id, task_id, attempt, data, occurred_at
+SELECT id, event_id, routing_key, event_type, workflow_id, task_id, attempt, data, occurred_at,
+       traceparent
 FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED;
+
+-- name: outbox_backlog
+-- Events not yet published, and the age in seconds of the oldest.
+SELECT count(*) AS events,
+       coalesce(extract(epoch FROM clock_timestamp() - min(occurred_at)), 0)::float8 AS oldest_s
+FROM outbox;
 
 -- name: outbox_delete
 DELETE FROM outbox WHERE id = ANY ($1::bigint[]);
@@ -185,7 +229,7 @@ VALUES ($1, $2, $3, $4, $5, $6);
 
 -- name: list_dead_letters
 SELECT id, message_id, routing_key, queue, reason, headers, body, received_at
-FROM dead_letters ORDER BY id DESC LIMIT $1;
+FROM dead_letters WHERE ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $1;
 
 -- name: served_executors
 -- What runners heard from in the last $1 seconds serve, and how many such runners there are.
@@ -194,3 +238,118 @@ SELECT count(*) AS runners,
                  WHERE r2.heartbeat_at > clock_timestamp() - make_interval(secs => $1)),
                 '{}') AS executors
 FROM runners WHERE heartbeat_at > clock_timestamp() - make_interval(secs => $1);
+
+-- ---- who may do what (laf_api.store.auth) ----
+
+-- name: token_principal
+-- The owner of a live token, the token's roles and the owner's (the store narrows the
+-- first to what the second still grants: a demoted user's tokens are demoted too).
+SELECT t.id, u.name, t.roles, u.roles AS owner_roles
+FROM tokens t JOIN users u ON u.name = t.owner
+WHERE t.digest = $1 AND t.revoked_at IS NULL AND NOT u.disabled
+  AND (t.expires_at IS NULL OR t.expires_at > clock_timestamp());
+
+-- name: touch_token
+-- last_used_at, at most once a minute per token (no write per request).
+UPDATE tokens SET last_used_at = clock_timestamp()
+WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < clock_timestamp() - interval '1 minute');
+
+-- name: user_for_login
+SELECT name, password_hash, roles, disabled, failed_logins, locked_until,
+       locked_until > clock_timestamp() AS locked
+FROM users WHERE name = $1;
+
+-- name: login_failed
+-- One more failure; the max-th locks the account for $3 seconds (and starts the count over).
+UPDATE users
+SET failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
+    locked_until = CASE WHEN failed_logins + 1 >= $2
+                        THEN clock_timestamp() + make_interval(secs => $3) ELSE locked_until END
+WHERE name = $1
+RETURNING locked_until > clock_timestamp() AS locked, locked_until;
+
+-- name: login_succeeded
+UPDATE users SET failed_logins = 0, locked_until = NULL WHERE name = $1;
+
+-- name: insert_token
+INSERT INTO tokens (id, digest, kind, name, owner, roles, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7::float8 IS NULL THEN NULL
+                                    ELSE clock_timestamp() + make_interval(secs => $7) END)
+RETURNING id, name, owner, kind, roles, expires_at, revoked_at, last_used_at, created_at;
+
+-- name: list_tokens
+-- API tokens ($1: one owner's; NULL: everyone's), newest first. Sessions are not listed.
+SELECT id, name, owner, kind, roles, expires_at, revoked_at, last_used_at, created_at
+FROM tokens WHERE kind = 'api' AND ($1::text IS NULL OR owner = $1)
+ORDER BY created_at DESC, id;
+
+-- name: revoke_token
+-- Revoke token $1 if its owner is $2 (NULL: anyone's, for an admin). Returns it, or no row.
+UPDATE tokens SET revoked_at = coalesce(revoked_at, clock_timestamp())
+WHERE id = $1 AND ($2::text IS NULL OR owner = $2)
+RETURNING id, name, owner, kind, roles, expires_at, revoked_at, last_used_at, created_at;
+
+-- name: insert_user
+INSERT INTO users (name, password_hash, roles, created_by, full_name) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (name) DO NOTHING
+RETURNING name, full_name, roles, disabled, locked_until, created_by, created_at;
+
+-- name: list_users
+SELECT name, full_name, roles, disabled, locked_until, created_by, created_at FROM users ORDER BY name;
+
+-- name: update_user
+UPDATE users
+SET roles = coalesce($2, roles), disabled = coalesce($3, disabled),
+    password_hash = coalesce($4, password_hash),
+    failed_logins = CASE WHEN $4::text IS NULL THEN failed_logins ELSE 0 END,
+    locked_until = CASE WHEN $4::text IS NULL THEN locked_until END,
+    full_name = coalesce($5, full_name)
+WHERE name = $1
+RETURNING name, full_name, roles, disabled, locked_until, created_by, created_at;
+
+-- name: instrument_history
+SELECT id, from_status, to_status, change, actor, reason, at
+FROM history WHERE instrument_id = $1 ORDER BY id;
+
+-- name: user_roles
+SELECT roles FROM users WHERE name = $1 AND NOT disabled;
+
+-- name: instrument_slots
+-- Each instrument's slots and how many are in use (tasks queued or running on it).
+SELECT i.id, i.capacity, count(t.id) AS in_use
+FROM instruments i
+LEFT JOIN tasks t ON t.instrument = i.id AND t.status IN ('queued', 'running')
+GROUP BY i.id, i.capacity;
+
+-- name: results_of
+-- What a signature signs: every task's status and final outputs, and each finished
+-- attempt with its outputs' hash (store/signatures.py hashes it canonically).
+SELECT t.workflow_id, t.name, t.status, t.outputs,
+       coalesce((SELECT jsonb_agg(jsonb_build_object('attempt', a.attempt, 'status', a.status,
+                                                     'outputs_sha256', a.outputs_sha256)
+                                  ORDER BY a.attempt)
+                 FROM task_attempts a WHERE a.task_id = t.id), '[]') AS attempts
+FROM tasks t WHERE t.workflow_id = ANY ($1::uuid[]) ORDER BY t.workflow_id, t.position;
+
+-- name: signatures_of
+SELECT id, workflow_id, signer, full_name, meaning, comment, results_sha256, at
+FROM signatures WHERE workflow_id = ANY ($1::uuid[]) ORDER BY workflow_id, at, id;
+
+-- name: signer_acted_on
+-- Did this actor submit the workflow, or act on it as an operator (any history row of
+-- it or its tasks that is not a signature)?
+SELECT EXISTS (SELECT 1 FROM workflows WHERE id = $1 AND created_by = $2)
+    OR EXISTS (SELECT 1 FROM history WHERE workflow_id = $1 AND actor = $2 AND to_status <> 'signed');
+
+-- name: insert_signature_history
+INSERT INTO history (workflow_id, from_status, to_status, actor, reason, data)
+VALUES ($1, NULL, 'signed', $2, $3, $4)
+RETURNING id, at;
+
+-- name: insert_signature
+INSERT INTO signatures (id, workflow_id, signer, full_name, meaning, comment, results_sha256,
+                        history_id, at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9);
+
+-- name: full_name_of
+SELECT coalesce(nullif(full_name, ''), name) FROM users WHERE name = $1;

@@ -7,22 +7,39 @@ one run never see messages of another.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import subprocess
+import sys
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 
-from laf_core.db.migrate import apply
-from laf_core.devstack import Stack
+from laf_core.credentials import digest
+from laf_core.db.migrate import apply, service_dsn
+from laf_core.policy import TaskPolicy
+from laf_core.topology import DEAD_LETTER_QUEUE
 
 PG_SERVER = os.environ.get("LAF_TEST_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
 AMQP_SERVER = os.environ.get("LAF_TEST_AMQP_SERVER", "amqp://guest:guest@127.0.0.1:5672")
-TEST_SECRET = "laf-test-secret"
+TEST_SECRET = "laf-test-secret-of-at-least-32-bytes!"
+# Every test database (cloned from the template) knows these accounts and tokens:
+# `tester` (admin; every person's role) and `runner` (a runner service account).
+TEST_ADMIN_TOKEN = "laf_test-admin-token-0000000000000000000000000"
+TEST_RUNNER_TOKEN = "laf_test-runner-token-000000000000000000000000"
+# What the tests' tasks run: the allow-lists of every test stack and in-process API.
+TEST_POLICY = {
+    "LAF_TASK_PYTHON_MODULES": "laf_runner.library,tests",
+    "LAF_TASK_LOCAL_PROGRAMS": f"sh,false,{sys.executable}",
+    "LAF_TASK_IMAGE_PREFIXES": "registry.example/",
+    "LAF_INSTRUMENT_ENDPOINTS": "http://127.0.0.1:*",
+}
+TEST_TOKENS = {"tester": (TEST_ADMIN_TOKEN, ["admin"]), "runner": (TEST_RUNNER_TOKEN, ["runner"])}
+
+
+def policy_for_tests() -> TaskPolicy:
+    return TaskPolicy.model_validate(
+        {k.removeprefix("LAF_").lower(): v for k, v in TEST_POLICY.items()}
+    )
 
 
 async def _admin(sql: str) -> None:
@@ -33,11 +50,40 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
-async def create_template() -> str:
-    name = f"laf_tpl_{uuid.uuid4().hex[:10]}"
+async def create_empty_database(prefix: str = "laf_e") -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     await _admin(f'CREATE DATABASE "{name}"')
-    await apply(f"{PG_SERVER}/{name}")
     return name
+
+
+async def create_template() -> str:
+    name = await create_empty_database("laf_tpl")
+    await apply(f"{PG_SERVER}/{name}")
+    conn = await asyncpg.connect(f"{PG_SERVER}/{name}")
+    try:
+        for user, (token, roles) in TEST_TOKENS.items():
+            await grant(conn, user, roles, token)
+    finally:
+        await conn.close()
+    return name
+
+
+async def grant(conn: asyncpg.Connection, user: str, roles: list[str], token: str) -> None:
+    """A password-less account `user` holding `roles`, and an API token for it."""
+    await conn.execute(
+        "INSERT INTO users (name, roles, created_by) VALUES ($1, $2, 'tests') "
+        "ON CONFLICT (name) DO NOTHING",
+        user,
+        roles,
+    )
+    await conn.execute(
+        "INSERT INTO tokens (id, digest, kind, name, owner, roles) VALUES ($1, $2, 'api', $3, $4, $5)",
+        uuid.uuid4(),
+        digest(token),
+        f"{user} (tests)",
+        user,
+        roles,
+    )
 
 
 async def create_database(template: str) -> str:
@@ -51,6 +97,13 @@ async def drop_database(name: str) -> None:
 
 
 def database_url(name: str) -> str:
+    """What services and tests connect as: the services' role, which may not change
+    or delete the audit record."""
+    return service_dsn(owner_url(name))
+
+
+def owner_url(name: str) -> str:
+    """The tables' owner (a superuser here): migrations, and tests that tamper."""
     return f"{PG_SERVER}/{name}"
 
 
@@ -70,30 +123,17 @@ def delete_vhost(name: str) -> None:
     _rabbitmqctl("delete_vhost", name)
 
 
-@contextlib.asynccontextmanager
-async def running_stack(template: str, log_dir: Path, **env: str) -> AsyncIterator[Stack]:
-    """The four services as processes on a fresh database (cloned from `template`) and
-    vhost; everything is stopped and dropped on exit. `env` adds or overrides settings."""
-    database = await create_database(template)
-    vhost, amqp_url = await asyncio.to_thread(create_vhost)
-    stack = Stack(
-        env={
-            "LAF_DATABASE_URL": database_url(database),
-            "LAF_AMQP_URL": amqp_url,
-            "LAF_WEBHOOK_SECRET": TEST_SECRET,
-            "LAF_DEV_MODE": "1",
-            "LAF_LOG_JSON": "1",
-            **env,
-        },
-        log_dir=log_dir,
-    )
-    stack.database = database  # type: ignore[attr-defined]
-    stack.vhost = vhost  # type: ignore[attr-defined]
-    try:
-        stack.start_all()
-        await asyncio.to_thread(stack.wait_ready, 60)
-        yield stack
-    finally:
-        stack.stop_all()
-        await asyncio.to_thread(delete_vhost, vhost)
-        await drop_database(database)
+def queue_backlog(vhost: str) -> dict[str, tuple[int, int]]:
+    """(ready, unacknowledged) messages of each of LAF's durable work queues in `vhost`
+    (the dead letters are left out: holding messages is their job)."""
+    out = subprocess.run(
+        ["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "messages_ready",
+         "messages_unacknowledged"],
+        check=True, capture_output=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    backlog = {}
+    for line in out.splitlines():
+        name, ready, unacked = line.split("\t")
+        if name.startswith("laf.") and name != DEAD_LETTER_QUEUE:
+            backlog[name] = (int(ready), int(unacked))
+    return backlog

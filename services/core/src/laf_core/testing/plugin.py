@@ -22,11 +22,23 @@ async def pg_template() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def database_url(pg_template: str) -> AsyncIterator[str]:
+async def database_name(pg_template: str) -> AsyncIterator[str]:
     """A fresh, migrated database of this test's own."""
     name = await infra.create_database(pg_template)
-    yield infra.database_url(name)
+    yield name
     await infra.drop_database(name)
+
+
+@pytest.fixture
+def database_url(database_name: str) -> str:
+    """That database, as the services connect to it (their role)."""
+    return infra.database_url(database_name)
+
+
+@pytest.fixture
+def owner_database_url(database_name: str) -> str:
+    """That database as its tables' owner: migrations, and tests that tamper."""
+    return infra.owner_url(database_name)
 
 
 @pytest.fixture
@@ -46,9 +58,7 @@ def amqp_url() -> Iterator[str]:
 
 @pytest.fixture
 def common_settings(database_url: str, amqp_url: str) -> CommonSettings:
-    return CommonSettings(
-        database_url=database_url, amqp_url=amqp_url, webhook_secret=TEST_SECRET, dev_mode=True
-    )
+    return CommonSettings(database_url=database_url, amqp_url=amqp_url, webhook_secret=TEST_SECRET)
 
 
 @pytest.fixture(autouse=True)

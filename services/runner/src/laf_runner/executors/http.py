@@ -15,6 +15,13 @@ Errors: an instrument's 4xx/5xx or a `failed` operation becomes the task's error
 instrument's own message; an instrument unreachable for longer than
 `LAF_RUNNER_HTTP_UNREACHABLE_S` fails the task (the step may or may not have happened: an
 operator decides, as for any instrument step).
+
+Edges: the endpoint must be an `http` or `https` URL without a query or fragment (a
+trailing `?` or `#` would otherwise turn the path into a query); redirects are never
+followed; an operation id must be a plain path segment; an answer is read up to
+`MAX_ANSWER_BYTES`; and what the task's error quotes of an answer is an excerpt
+(printable characters only, at most `EXCERPT_CHARS`) with the HTTP status, so the
+error never carries a foreign service's banner or page.
 """
 
 from __future__ import annotations
@@ -23,37 +30,66 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
+from laf_core.backoff import delays
 from laf_core.contracts.reports import ClaimedTask
-from laf_core.settings import RunnerSettings
-from laf_runner.executors import Context, TaskFailed
+from laf_runner.executors import BaseExecutor, Context, Outputs, TaskFailed
+from laf_runner.settings import RunnerSettings
 
 log = logging.getLogger(__name__)
 FINAL = {"succeeded", "failed", "aborted"}
 ABORT_TIMEOUT_S = 5.0
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+EXCERPT_CHARS = 300
+_OPERATION_ID = re.compile(r"^[A-Za-z0-9_~:@.-]{1,200}$")
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e\u00a0-\ud7ff\ue000-\ufffd]+")
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """What an error may quote of a foreign answer: printable, one line, bounded."""
+    text = " ".join(_UNPRINTABLE.sub(" ", text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def endpoint_problem(endpoint: str) -> str | None:
+    """Why `endpoint` cannot be an instrument's base URL, or None."""
+    try:
+        url = URL(endpoint)
+    except (ValueError, TypeError):
+        return "is not a URL"
+    if url.scheme not in ("http", "https") or not url.host:
+        return "must be an http:// or https:// URL with a host"
+    if url.query_string or url.fragment or "?" in endpoint or "#" in endpoint:
+        return "must not have a query or a fragment ('?' or '#')"
+    return None
 
 
 class _Unreachable(Exception):
     pass
 
 
-class HttpExecutor:
-    """Callable as an executor: `await executor(task, ctx)`."""
+class HttpExecutor(BaseExecutor):
+    """Runs the attempt as an operation on the instrument's own service."""
 
     def __init__(self, settings: RunnerSettings) -> None:
         self.poll_s = settings.http_poll_s
         self.unreachable_s = settings.http_unreachable_s
 
-    async def __call__(self, task: ClaimedTask, ctx: Context) -> dict[str, Any]:
+    async def run(self, task: ClaimedTask, ctx: Context) -> Outputs:
         instrument = task.instrument
         if instrument is None or not instrument.endpoint:
             raise TaskFailed("an http task needs an instrument with an endpoint in the registry")
         if instrument.status != "online":
             raise TaskFailed(f"instrument {instrument.id} is {instrument.status}")
+        problem = endpoint_problem(instrument.endpoint)
+        if problem:
+            raise TaskFailed(f"instrument {instrument.id}: its endpoint {problem}")
         base = instrument.endpoint.rstrip("/")
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
             call = _Calls(session, base, instrument.id, self.unreachable_s)
@@ -73,24 +109,45 @@ class HttpExecutor:
             operation = started
             try:
                 while operation.get("status") not in FINAL:
-                    if "id" not in operation:
-                        raise TaskFailed(f"instrument {instrument.id} answered without an id")
-                    await asyncio.sleep(float(operation.get("poll_after_s") or self.poll_s))
-                    operation = await call.json("GET", f"/operations/{operation['id']}")
+                    await asyncio.sleep(_poll_after(operation, self.poll_s))
+                    operation = await call.json(
+                        "GET", f"/operations/{_operation_id(instrument.id, operation)}"
+                    )
             except asyncio.CancelledError:
-                if "id" in started:
-                    await asyncio.shield(call.abort(started["id"]))
+                if isinstance(started.get("id"), str | int) and _OPERATION_ID.match(
+                    str(started["id"])
+                ):
+                    await asyncio.shield(call.abort(str(started["id"])))
                 raise
         return _result(instrument.id, operation)
 
 
-def _result(instrument_id: str, operation: dict[str, Any]) -> dict[str, Any]:
+def _operation_id(instrument_id: str, operation: dict[str, Any]) -> str:
+    """The operation's id as a path segment; TaskFailed for one that is not a plain name
+    (`../admin` must not reach another path of the instrument's host)."""
+    value = operation.get("id")
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise TaskFailed(f"instrument {instrument_id} answered without an operation id")
+    text = str(value)
+    if not _OPERATION_ID.match(text) or set(text) == {"."}:
+        raise TaskFailed(f"instrument {instrument_id} answered an unusable operation id")
+    return text
+
+
+def _poll_after(operation: dict[str, Any], default: float) -> float:
+    value = operation.get("poll_after_s")
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 60:
+        return float(value)
+    return default
+
+
+def _result(instrument_id: str, operation: dict[str, Any]) -> Outputs:
     outputs = operation.get("outputs")
     outputs = dict(outputs) if isinstance(outputs, dict) else {}
     if operation["status"] == "succeeded":
         return outputs
     error = operation.get("error") or operation["status"]
-    raise TaskFailed(f"{instrument_id}: {error}", outputs or None)
+    raise TaskFailed(f"{instrument_id}: {excerpt(str(error), 2000)}", outputs or None)
 
 
 class _Calls:
@@ -112,8 +169,7 @@ class _Calls:
         headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         deadline = time.monotonic() + self.grace_s
-        delay = 0.2
-        while True:
+        for delay in delays(0.2, 5.0):
             try:
                 return await self._once(method, path, body, headers)
             except _Unreachable as exc:
@@ -123,7 +179,7 @@ class _Calls:
                     ) from None
                 log.warning("instrument %s unreachable (%s); retrying", self.instrument_id, exc)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        raise AssertionError("delays() never ends")
 
     async def _once(
         self,
@@ -132,27 +188,50 @@ class _Calls:
         body: dict[str, Any] | None,
         headers: dict[str, str] | None,
     ) -> dict[str, Any]:
+        url = URL(self.base + path)
         try:
             async with self.session.request(
-                method, self.base + path, json=body, headers=headers
+                method, url, json=body, headers=headers, allow_redirects=False
             ) as response:
-                text = await response.text()
                 status = response.status
+                raw = await response.content.read(MAX_ANSWER_BYTES + 1)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _Unreachable(repr(exc)) from None
+            # Never the message itself: a non-HTTP service's banner would be in it.
+            reason = (
+                exc.os_error.strerror if isinstance(exc, aiohttp.ClientConnectorError) else None
+            )
+            raise _Unreachable(
+                f"{type(exc).__name__}" + (f" ({reason})" if reason else "")
+            ) from None
         if status in (502, 504):  # a gateway in front of the instrument: try again
-            raise _Unreachable(f"{status} from {path}")
+            raise _Unreachable(f"HTTP {status} from {path}")
+        if len(raw) > MAX_ANSWER_BYTES:
+            raise TaskFailed(
+                f"{self.instrument_id}: an answer larger than {MAX_ANSWER_BYTES // 2**20} MiB "
+                f"(HTTP {status})"
+            )
+        text = raw.decode("utf-8", errors="replace")
         try:
-            answer = json.loads(text) if text else {}
-        except ValueError:
-            answer = {"detail": text[:500]}
+            answer: Any = json.loads(text) if text else {}
+        except (ValueError, RecursionError):
+            answer = None
+        if 300 <= status < 400:
+            raise TaskFailed(
+                f"{self.instrument_id}: answered a redirect (HTTP {status}), "
+                "which the runner does not follow"
+            )
         if status >= 400:
             detail = (
                 answer.get("detail") or answer.get("error") if isinstance(answer, dict) else None
             )
-            raise TaskFailed(f"{self.instrument_id}: {detail or text[:500]} (HTTP {status})")
+            said = excerpt(
+                detail if isinstance(detail, str) else json.dumps(detail) if detail else text
+            )
+            raise TaskFailed(f"{self.instrument_id}: {said or 'no message'} (HTTP {status})")
         if not isinstance(answer, dict):
-            raise TaskFailed(f"{self.instrument_id}: expected a JSON object from {path}")
+            raise TaskFailed(
+                f"{self.instrument_id}: expected a JSON object from {path} (HTTP {status})"
+            )
         return answer
 
     async def abort(self, operation_id: str) -> None:

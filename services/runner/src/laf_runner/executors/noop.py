@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from laf_core.contracts.reports import ClaimedTask
-from laf_runner.executors import Context
+from laf_runner.executors import BaseExecutor, Context, Outputs
 
 
-async def run(task: ClaimedTask, ctx: Context) -> dict[str, Any]:
-    return dict(task.params.get("outputs") or {})
+class NoopExecutor(BaseExecutor):
+    async def run(self, task: ClaimedTask, ctx: Context) -> Outputs:
+        return dict(task.params.get("outputs") or {})

@@ -1,0 +1,356 @@
+"""Workflows: submit (in one transaction), read one, list, and the history."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from jsonschema.exceptions import best_match
+
+from laf_api import user_schemas
+from laf_api.errors import NotFound, Refused, Unacceptable
+from laf_api.schemas import (
+    AttemptOut,
+    HistoryEntry,
+    Progress,
+    TaskOut,
+    WorkflowOut,
+    WorkflowSummary,
+)
+from laf_api.store import signatures
+from laf_core import telemetry
+from laf_core.canonical import sha256_of
+from laf_core.contracts.states import OPERATOR_EXECUTORS
+from laf_core.contracts.workflow import WorkflowSpec
+from laf_core.dag import dependents_of
+from laf_core.db.pool import Connection
+from laf_core.db.queries import Q
+from laf_core.policy import TaskPolicy
+
+
+def check_instrument_params(spec: WorkflowSpec, instruments: dict[str, dict[str, Any]]) -> None:
+    """Raise Unacceptable when a task names an unknown instrument or its params break the
+    instrument's schema, naming the task and the field. Pure, for the submit path (run
+    in a worker thread: the schemas are the users', evaluated with RE2)."""
+    checkers: dict[str, Any] = {}
+    for task in spec.tasks:
+        if not task.instrument:
+            continue
+        schema = instruments.get(task.instrument)
+        if schema is None:
+            raise Unacceptable(f"task '{task.name}': unknown instrument '{task.instrument}'")
+        try:
+            if task.instrument not in checkers:
+                checkers[task.instrument] = user_schemas.validator(schema)
+            error = best_match(user_schemas.errors(checkers[task.instrument], task.params))
+        except user_schemas.SchemaRefused as exc:
+            raise Unacceptable(
+                f"task '{task.name}': instrument '{task.instrument}' has a parameters_schema "
+                f"LAF cannot evaluate ({exc}); an administrator must fix it"
+            ) from None
+        if error is not None:
+            field = ".".join(str(p) for p in error.absolute_path)
+            where = f"params.{field}" if field else "params"
+            raise Unacceptable(
+                f"task '{task.name}': {where}: {error.message} (instrument '{task.instrument}')"
+            )
+
+
+def check_policy(spec: WorkflowSpec, policy: TaskPolicy, endpoints: dict[str, str | None]) -> None:
+    """Raise Unacceptable for a task that would run code the administrator did not allow,
+    or call an instrument at an endpoint the policy refuses. Pure, for the submit path."""
+    for task in spec.tasks:
+        problem = policy.task_problem(task.executor, task.params)
+        if problem is None and task.executor == "http" and task.instrument:
+            endpoint = endpoints.get(task.instrument)
+            problem = (
+                policy.endpoint_problem(endpoint)
+                if endpoint
+                else f"instrument '{task.instrument}' has no endpoint to call"
+            )
+        if problem:
+            raise Unacceptable(f"task '{task.name}': {problem}")
+
+
+def unserved_executor(spec: WorkflowSpec, live_runners: int, served: set[str]) -> str | None:
+    """Why the workflow cannot run on the runners heard from lately, or None. Pure.
+
+    A task whose executor no live runner serves would stay queued forever (say,
+    `kubernetes` where no cluster is configured), so it is refused at submit. With
+    no live runner at all the runners are down, not misconfigured: the work is
+    accepted and waits in its queues. Operator executors (`manual`) need no runner.
+    """
+    if live_runners == 0:
+        return None
+    for task in spec.tasks:
+        if task.executor not in OPERATOR_EXECUTORS and task.executor not in served:
+            return (
+                f"task '{task.name}': no runner serves the '{task.executor}' executor "
+                f"(the runners heard from lately serve {', '.join(sorted(served)) or 'nothing'})"
+            )
+    return None
+
+
+async def check_executors_served(conn: Connection, spec: WorkflowSpec, liveness_s: float) -> None:
+    """Raise Unacceptable for a task whose executor no runner heard from lately serves."""
+    row = await conn.fetchrow(Q.served_executors, liveness_s)
+    assert row is not None  # an aggregate: always one row
+    problem = unserved_executor(spec, row["runners"], set(row["executors"]))
+    if problem:
+        raise Unacceptable(problem)
+
+
+def document_sha256(document: dict[str, Any]) -> str:
+    return sha256_of(document)
+
+
+async def create_workflow(
+    conn: Connection,
+    spec: WorkflowSpec,
+    actor: str,
+    idempotency_key: str | None,
+    policy: TaskPolicy | None = None,
+) -> tuple[uuid.UUID, WorkflowOut | None]:
+    """Store the workflow and its tasks in one transaction. Returns its id and, when it
+    was created now (not an Idempotency-Key repeat), its view, built without re-reading.
+    `policy` (the API's always) refuses code the administrator did not allow."""
+    instruments = sorted({t.instrument for t in spec.tasks if t.instrument})
+    document = spec.model_dump(mode="json", exclude_none=True)
+    workflow_id = uuid.uuid4()
+    ids = {task.name: uuid.uuid4() for task in spec.tasks}
+    with telemetry.workflow_root(
+        "laf.submit", workflow_id, {"laf.workflow": spec.name, "laf.tasks": len(spec.tasks)}
+    ):
+        return await _insert(
+            conn, spec, actor, idempotency_key, policy, workflow_id, ids, document, instruments
+        )
+
+
+async def _insert(
+    conn: Connection,
+    spec: WorkflowSpec,
+    actor: str,
+    idempotency_key: str | None,
+    policy: TaskPolicy | None,
+    workflow_id: uuid.UUID,
+    ids: dict[str, uuid.UUID],
+    document: dict[str, Any],
+    instruments: list[str],
+) -> tuple[uuid.UUID, WorkflowOut | None]:
+    waiting_for_me = dependents_of({task.name: task.depends_on for task in spec.tasks})
+    retries = [task.effective_retry() for task in spec.tasks]
+    rows = await conn.fetch(Q.instrument_schemas, instruments) if instruments else []
+    await asyncio.to_thread(
+        check_instrument_params, spec, {r["id"]: r["parameters_schema"] for r in rows}
+    )
+    if policy is not None:
+        check_policy(spec, policy, {r["id"]: r["endpoint"] for r in rows})
+    async with conn.transaction():
+        await telemetry.stamp(conn)  # its events are children of `laf.submit`
+        await conn.execute(Q.set_context, actor, "submitted")
+        inserted = await conn.fetchrow(
+            Q.insert_workflow,
+            workflow_id,
+            spec.name,
+            spec.description,
+            spec.labels,
+            document,
+            document_sha256(document),
+            idempotency_key,
+            len(spec.tasks),
+            actor,
+            spec.requires_approval,
+        )
+        if inserted is None:  # this caller used the same Idempotency-Key before
+            earlier = await conn.fetchrow(Q.workflow_by_idempotency_key, actor, idempotency_key)
+            assert earlier is not None  # the conflict that stopped the insert
+            if earlier["document_sha256"] != document_sha256(document):
+                raise Refused(
+                    f"Idempotency-Key {idempotency_key!r} was used for another document "
+                    f"(workflow {earlier['id']}); use a new key for a new workflow"
+                )
+            return earlier["id"], None
+        task_rows = [
+            {
+                "id": str(ids[task.name]),
+                "position": position,
+                "name": task.name,
+                "executor": task.executor,
+                "instrument": task.instrument,
+                "params": task.params,
+                "depends_on": task.depends_on,
+                "dependents": [str(ids[d]) for d in waiting_for_me[task.name]],
+                "max_attempts": retry.max_attempts,
+                "backoff_s": retry.backoff_s,
+                "max_backoff_s": retry.max_backoff_s,
+                "timeout_s": task.timeout_s,
+            }
+            for position, (task, retry) in enumerate(zip(spec.tasks, retries, strict=True))
+        ]
+        await conn.execute(Q.insert_tasks, workflow_id, task_rows)
+    tasks = [
+        TaskOut(
+            id=ids[task.name],
+            name=task.name,
+            executor=task.executor,
+            instrument=task.instrument,
+            params=task.params,
+            depends_on=task.depends_on,
+            status="pending",
+            attempt=0,
+            max_attempts=retry.max_attempts,
+            timeout_s=task.timeout_s,
+            retry_at=None,
+            outputs=None,
+            error=None,
+            runner_id=None,
+            queued_at=None,
+            started_at=None,
+            finished_at=None,
+            heartbeat_at=None,
+        )
+        for task, retry in zip(spec.tasks, retries, strict=True)
+    ]
+    view = WorkflowOut(
+        id=workflow_id,
+        name=spec.name,
+        description=spec.description,
+        labels=spec.labels,
+        status="pending",
+        created_by=actor,
+        created_at=inserted["created_at"],
+        started_at=None,
+        finished_at=None,
+        progress=Progress(total=len(tasks), unfinished=len(tasks), failed=0),
+        tasks=tasks,
+        requires_approval=spec.requires_approval,
+    )
+    return workflow_id, view
+
+
+async def submit_workflow(
+    conn: Connection,
+    spec: WorkflowSpec,
+    *,
+    actor: str,
+    idempotency_key: str | None,
+    runner_liveness_s: float,
+    policy: TaskPolicy,
+) -> tuple[WorkflowOut, bool]:
+    """A submitted workflow, stored; True when created now, False for the workflow an
+    earlier request with the same Idempotency-Key created."""
+    await check_executors_served(conn, spec, runner_liveness_s)
+    workflow_id, created = await create_workflow(conn, spec, actor, idempotency_key, policy)
+    if created is not None:
+        return created, True
+    return await get_workflow(conn, workflow_id), False
+
+
+def _task(row: asyncpg.Record, attempts: list[AttemptOut] | None = None) -> TaskOut:
+    fields = {k: v for k, v in row.items() if k != "workflow_id"}
+    return TaskOut(**fields, attempts=attempts or [])
+
+
+def _workflow(row: asyncpg.Record, tasks: list[TaskOut]) -> WorkflowOut:
+    return WorkflowOut(**_summary(row).model_dump(exclude={"tasks"}), tasks=tasks)
+
+
+def _summary(row: asyncpg.Record, tasks: list[TaskOut] | None = None) -> WorkflowSummary:
+    return WorkflowSummary(
+        id=row["id"],
+        name=row["name"],
+        description=row["description"],
+        labels=row["labels"],
+        status=row["status"],
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        progress=Progress(
+            total=row["tasks_total"], unfinished=row["tasks_unfinished"], failed=row["tasks_failed"]
+        ),
+        tasks=tasks,
+        requires_approval=row["requires_approval"],
+    )
+
+
+async def get_workflow(conn: Connection, workflow_id: uuid.UUID) -> WorkflowOut:
+    """The workflow with its tasks and their attempts; NotFound when unknown."""
+    row = await conn.fetchrow(Q.get_workflow, workflow_id)
+    if row is None:
+        raise NotFound(f"no workflow with id '{workflow_id}'")
+    attempts: defaultdict[uuid.UUID, list[AttemptOut]] = defaultdict(list)
+    for a in await conn.fetch(Q.get_attempts, workflow_id):
+        attempts[a["task_id"]].append(AttemptOut(**{k: v for k, v in a.items() if k != "task_id"}))
+    tasks = [_task(t, attempts[t["id"]]) for t in await conn.fetch(Q.get_tasks, workflow_id)]
+    view = _workflow(row, tasks)
+    await signatures.attach(conn, [view])
+    return view
+
+
+async def list_workflows(
+    conn: Connection,
+    *,
+    status: str | None,
+    labels: dict[str, str] | None,
+    q: str | None,
+    cursor: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+    include_tasks: bool = False,
+) -> tuple[list[WorkflowSummary], tuple[datetime, uuid.UUID] | None]:
+    rows = await conn.fetch(
+        Q.list_workflows,
+        status,
+        cursor[0] if cursor else None,
+        cursor[1] if cursor else None,
+        labels,
+        like_escaped(q) if q is not None else None,
+        limit + 1,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    tasks: defaultdict[uuid.UUID, list[TaskOut]] = defaultdict(list)
+    if rows and include_tasks:
+        for t in await conn.fetch(Q.get_tasks_of_many, [r["id"] for r in rows]):
+            tasks[t["workflow_id"]].append(_task(t))
+    items = [_summary(r, tasks[r["id"]] if include_tasks else None) for r in rows]
+    await signatures.attach(conn, items)
+    next_cursor = (rows[-1]["created_at"], rows[-1]["id"]) if more else None
+    return items, next_cursor
+
+
+async def get_history(
+    conn: Connection, workflow_id: uuid.UUID, after: int | None = None, limit: int = 1000
+) -> list[HistoryEntry]:
+    """Changes of the workflow and its tasks, oldest first: at most `limit`, those after
+    the entry `after`; NotFound when unknown."""
+    async with conn.transaction():
+        if await conn.fetchrow(Q.get_workflow, workflow_id) is None:
+            raise NotFound(f"no workflow with id '{workflow_id}'")
+        rows = await conn.fetch(Q.get_history, workflow_id, after, limit)
+        return [HistoryEntry(**dict(r)) for r in rows]
+
+
+def like_escaped(text: str) -> str:
+    """`text` matched literally by LIKE ... ESCAPE '\\': its % and _ are no wildcards."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def encode_cursor(position: tuple[datetime, uuid.UUID]) -> str:
+    raw = f"{position[0].isoformat()}|{position[1]}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """Raises ValueError for anything that is not a cursor this API handed out."""
+    padded = cursor + "=" * (-len(cursor) % 4)
+    try:
+        created_at, _, workflow_id = base64.urlsafe_b64decode(padded).decode().partition("|")
+        return datetime.fromisoformat(created_at), uuid.UUID(workflow_id)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("invalid cursor") from exc

@@ -1,0 +1,1 @@
+"""The commands, grouped as the README lists them."""
