@@ -208,3 +208,50 @@ async def test_history_is_append_only(db, owner_database_url):
             await owner.execute("DELETE FROM history WHERE workflow_id = $1", wf)
     finally:
         await owner.close()
+
+
+async def finish_and_claim(db, row, executors=("noop",), outcome="succeeded") -> asyncpg.Record:
+    return await db.fetchrow(
+        Q.finish_and_claim, row["id"], row["attempt"], outcome, {}, None, "runner:r1", None,
+        list(executors), "r1",
+    )  # fmt: skip
+
+
+async def routing_keys(db, task_id) -> list[str]:
+    rows = await db.fetch(
+        "SELECT routing_key FROM outbox WHERE task_id = $1 AND event_type = 'task.queued'", task_id
+    )
+    return [r["routing_key"] for r in rows]
+
+
+async def test_a_success_hands_one_freshly_queued_dependent_to_its_runner(db):
+    wf = await submit(db, fan_out(3))
+    await db.fetchval(Q.start_workflow, wf, "coordinator")
+    root = (await tasks_by_name(db, wf))["root"]
+    assert await claim(db, root) is not None
+
+    answer = await finish_and_claim(db, root)
+    assert answer["outcome"] == "succeeded"
+    handed = answer["next"]
+    t = await tasks_by_name(db, wf)
+    leaves = {n: r for n, r in t.items() if n.startswith("leaf-")}
+    # The first leaf (by position) is claimed for r1 in the same transaction...
+    assert handed["name"] == "leaf-000" and handed["attempt"] == 1
+    assert (t["leaf-000"]["status"], t["leaf-000"]["runner_id"]) == ("running", "r1")
+    # ...and its queued event goes past the runners' queues; the others go to them.
+    assert await routing_keys(db, t["leaf-000"]["id"]) == ["task.queued.noop.claimed"]
+    for name in ("leaf-001", "leaf-002"):
+        assert leaves[name]["status"] == "queued"
+        assert await routing_keys(db, leaves[name]["id"]) == ["task.queued.noop"]
+
+    # A result that queues nothing, or a runner serving other executors, gets no next task.
+    quiet = await finish_and_claim(db, t["leaf-000"])
+    assert (quiet["outcome"], quiet["next"]) == ("succeeded", None)
+    assert await claim(db, leaves["leaf-001"]) is not None
+    other = await finish_and_claim(db, leaves["leaf-001"], executors=("python",))
+    assert (other["outcome"], other["next"]) == ("succeeded", None)
+    # Nor does a failure (here one with attempts left): the join stays pending.
+    assert await claim(db, leaves["leaf-002"]) is not None
+    failed = await finish_and_claim(db, leaves["leaf-002"], outcome="failed")
+    assert (failed["outcome"], failed["next"]) == ("retrying", None)
+    assert (await tasks_by_name(db, wf))["join"]["status"] == "pending"

@@ -299,8 +299,9 @@ $$;
 
 -- A result, and the reporting runner's next task at once (the hot path of a chain).
 -- When the attempt succeeded and the runner offers to take more (`p_executors`, the
--- executors it serves, with a slot free), one of the tasks this very transaction
--- queued in the same workflow is claimed for it, and that task's queued event is
+-- executors it serves, with a slot free), one of the dependents this very transaction
+-- queued is claimed for it (looked up among the dependents, not the whole workflow:
+-- a wide fan-out would make every result scan all its queued tasks), and its queued event is
 -- re-routed past the runners' queues (`task.queued.<executor>.claimed`: live views
 -- still see it, no runner needs to), so the step skips the relay, the broker and a
 -- claim's round trip. Returns the outcome and the claimed task (or NULL).
@@ -318,7 +319,7 @@ BEGIN
         RETURN;
     END IF;
     SELECT t.* INTO v_next FROM tasks t
-    WHERE t.workflow_id = (SELECT workflow_id FROM tasks WHERE id = p_task)
+    WHERE t.id = ANY ((SELECT dependents FROM tasks WHERE id = p_task)::uuid[])
       AND t.status = 'queued' AND t.executor = ANY (p_executors)
       AND t.xmin = pg_current_xact_id()::xid  -- queued just now, by this result
     ORDER BY t.position LIMIT 1;
