@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -93,8 +94,10 @@ async def export_record(workflow_id: str, request: Request, _: Viewer, pool: Poo
     async with pool.acquire() as conn:
         built = await record.build(conn, wf)
     if "application/pdf" in request.headers.get("Accept", ""):
+        from laf_api import record_pdf  # heavy, and only for PDFs: imported when asked
+
         return Response(
-            record.pdf(built),
+            await asyncio.to_thread(record_pdf.pdf, built),  # CPU work off the event loop
             media_type="application/pdf",
             headers={
                 "Content-Disposition": f'attachment; filename="{record.exported_name(built, "pdf")}"'
