@@ -67,7 +67,8 @@ class Stack:
     # runner token for runners (both as files; see `secret_files`).
     service_env: dict[str, dict[str, str]] = field(default_factory=dict)
     admin_token: str = ""  # an admin's API token, for the caller's requests
-    # Fixed probe ports (/healthz, /readyz, /metrics) by service; others get a free port.
+    # Probe ports (/healthz, /readyz, /metrics) by process name (`make run`: fixed ones;
+    # start_all picks the rest); another process of a service gets a free port.
     probe_ports: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -98,7 +99,7 @@ class Stack:
             env.update(LAF_SIMLAB_PORT=str(self.simlab_port), LAF_SIMLAB_HOST="127.0.0.1")
             health_url = f"{self.simlab_url}/readyz"
         else:
-            port = self.probe_ports.get(service) or free_port()
+            port = self.probe_ports.get(name) or free_port()
             env["LAF_HEALTH_PORT"] = str(port)
             health_url = f"http://127.0.0.1:{port}/readyz"
         env.setdefault("LAF_RUNNER_API_URL", self.api_url)
@@ -124,6 +125,16 @@ class Stack:
         return self.start(old.service, name, **old.extra_env)
 
     def start_all(self) -> None:
+        """The four services; the API told where the workers' probes are (its System page
+        asks them), each worker keeping its probe port across restarts."""
+        workers = SERVICES[1:]
+        for worker in workers:
+            self.probe_ports.setdefault(worker, free_port())
+        if "LAF_API_SERVICE_PROBES" not in os.environ:
+            self.env.setdefault(
+                "LAF_API_SERVICE_PROBES",
+                ",".join(f"{w}=http://127.0.0.1:{self.probe_ports[w]}" for w in workers),
+            )
         for service in SERVICES:
             self.start(service)
 

@@ -1,7 +1,7 @@
 // Browser scenarios of the operator's day (issue #17): the inbox completing a
 // manual step from the form of its outputs_schema, the list's filters and bulk
 // cancel/retry with one reason, the lab board edited by an admin with a reason,
-// and the inbox and lab pages at 390, 1366 and 1920 px (no sideways scroll, no
+// and the inbox, lab and system pages at 390, 1366 and 1920 px (no sideways scroll, no
 // axe-core violation, a screenshot each).
 import assert from "node:assert/strict";
 import { axeClean, noSidewaysScroll } from "./cockpit.mjs";
@@ -209,7 +209,7 @@ export const scenarios = {
     assert.equal(await page.getByRole("button", { name: /^Edit / }).count(), 0, "only an admin edits instruments");
   },
 
-  /** The inbox and the lab at 390, 1366 and 1920 px: no sideways scroll, no axe-core violation, a screenshot each. */
+  /** The inbox, the lab and the system page at 390, 1366 and 1920 px: no sideways scroll, no axe-core violation, a screenshot each. */
   async "operator-screens"({ page, browser, state, log }) {
     const id = await submit(page, {
       name: `e2e screens inbox ${state.run}`,
@@ -220,6 +220,12 @@ export const scenarios = {
       ["lab", "/#/lab", async () => {
         await page.locator("[data-runner]").first().waitFor();
         await page.locator(".usage").first().waitFor();
+      }],
+      // the stack tells the API of its workers' probes, as `make run` does: all four ready
+      ["system", "/#/system", async () => {
+        for (const service of ["api", "listener", "coordinator", "runner"])
+          await page.locator(`[data-service="${service}"] [data-ready="true"]`).waitFor({ timeout: 20000 });
+        await page.locator("[data-outbox-backlog]").waitFor();
       }],
     ];
     for (const width of WIDTHS) {
@@ -232,7 +238,7 @@ export const scenarios = {
         await axeClean(page, `${name} at ${width} px`);
         await browser.shot(page, `screen-${name}-${width}`);
       }
-      log(`${width} px: inbox and lab without sideways scroll or axe-core violations`);
+      log(`${width} px: inbox, lab and system without sideways scroll or axe-core violations`);
     }
     // the Complete dialog at 390 px fits and passes too
     await page.setViewportSize({ width: 390, height: 844 });

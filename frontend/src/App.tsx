@@ -4,6 +4,7 @@ import { Builder } from "./pages/Builder";
 import { Login } from "./pages/Login";
 import { Inbox } from "./pages/Inbox";
 import { Lab } from "./pages/Lab";
+import { System } from "./pages/System";
 import { WorkflowList } from "./pages/WorkflowList";
 import { WorkflowPage } from "./pages/WorkflowPage";
 import { useRoute, type Route } from "./router";
@@ -14,6 +15,7 @@ const TITLES: Record<Route["page"], string> = {
   new: "New workflow",
   lab: "Lab",
   inbox: "Inbox",
+  system: "System",
   missing: "Not found",
 };
 
@@ -61,6 +63,11 @@ export function App() {
           <a href="#/lab" aria-current={current("lab")}>
             Lab
           </a>
+          {holds(user, "operator") && (
+            <a href="#/system" aria-current={current("system")}>
+              System
+            </a>
+          )}
           <a href="/docs">API</a>
         </nav>
         {user && (
@@ -107,6 +114,15 @@ function Pages({ route }: { route: Route }) {
           ))}
         {route.page === "lab" && <Lab />}
         {route.page === "inbox" && <Inbox />}
+        {route.page === "system" &&
+          (canOperate ? (
+            <System />
+          ) : (
+            <section>
+              <h1>System</h1>
+              <p role="alert">The system's state is for operators and administrators. Ask an administrator if you need it.</p>
+            </section>
+          ))}
         {route.page === "missing" && (
           <section>
             <h1>Not found</h1>

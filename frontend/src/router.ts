@@ -4,12 +4,14 @@ import { useEffect, useState } from "react";
 //   #/ and #/workflows[?status=&q=]  the list     #/workflows/<id>  one workflow
 //   #/new                            the builder  #/lab             the lab
 //   #/inbox                          steps awaiting an operator
+//   #/system                         services' readiness, outbox backlog, dead letters
 export type Route =
   | { page: "list"; query: URLSearchParams }
   | { page: "workflow"; id: string; task: string | null }
   | { page: "new"; query: URLSearchParams }
   | { page: "lab" }
   | { page: "inbox" }
+  | { page: "system" }
   | { page: "missing"; path: string };
 
 export function parseHash(hash: string): Route {
@@ -22,6 +24,7 @@ export function parseHash(hash: string): Route {
   if (parts[0] === "new" && parts.length === 1) return { page: "new", query };
   if (parts[0] === "lab" && parts.length === 1) return { page: "lab" };
   if (parts[0] === "inbox" && parts.length === 1) return { page: "inbox" };
+  if (parts[0] === "system" && parts.length === 1) return { page: "system" };
   return { page: "missing", path };
 }
 

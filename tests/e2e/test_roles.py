@@ -47,6 +47,7 @@ RULES = {
     ("POST", "/api/blobs"): "operator|runner",
     ("GET", "/api/blobs/{sha256}"): "viewer",
     ("GET", "/api/admin/dead-letters"): "admin",
+    ("GET", "/api/system"): "operator",
     ("POST", "/api/webhooks/tasks"): "runner",
     ("POST", "/api/webhooks/runners"): "runner",
 }

@@ -20,6 +20,7 @@ from laf_core.settings import CommonSettings
 from laf_core.testing.infra import TEST_ADMIN_TOKEN
 
 PASSWORD = "correct horse battery"
+NO_TRACES = {"trace_url_template": ""}  # LAF_TRACE_URL_TEMPLATE unset: no trace links
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -46,12 +47,12 @@ async def test_login_gives_a_session_token_and_me_says_who(client):
     answer = await login(client, "alice")
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert body["user"] == {"name": "alice", "roles": ["operator"], "open_mode": False}
+    assert body["user"] == {"name": "alice", "roles": ["operator"], "open_mode": False, **NO_TRACES}
     assert body["token"].startswith("laf_") and body["expires_at"]
     cookie = answer.headers["set-cookie"]
     assert "laf_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
     me = await client.get("/api/auth/me", headers=bearer(body["token"]))
-    assert me.json() == {"name": "alice", "roles": ["operator"], "open_mode": False}
+    assert me.json() == {"name": "alice", "roles": ["operator"], "open_mode": False, **NO_TRACES}
     out = await client.post("/api/auth/logout", headers=bearer(body["token"]))
     assert out.status_code == 204
     assert (await client.get("/api/auth/me", headers=bearer(body["token"]))).status_code == 401
@@ -268,7 +269,7 @@ async def test_identity_provider_tokens_are_accepted_with_roles_from_the_claim(s
     issuer, client = sso
     me = await client.get("/api/auth/me", headers=bearer(issuer.token()))
     assert me.status_code == 200, me.text
-    assert me.json() == {"name": "ivy", "roles": ["operator"], "open_mode": False}
+    assert me.json() == {"name": "ivy", "roles": ["operator"], "open_mode": False, **NO_TRACES}
     viewer = issuer.token(roles="viewer")  # a space-separated claim works too
     assert (await client.post("/api/workflows", json={}, headers=bearer(viewer))).status_code == 403
     assert (await client.get("/api/auth/me", headers=bearer(TEST_ADMIN_TOKEN))).status_code == 200

@@ -95,7 +95,8 @@ export interface paths {
         };
         /**
          * Me
-         * @description Who the credential belongs to and the roles it grants.
+         * @description Who the credential belongs to and the roles it grants (and what the web app shows
+         *     every user of this LAF: whether it is open, where traces are).
          */
         get: operations["me_api_auth_me_get"];
         put?: never;
@@ -311,6 +312,30 @@ export interface paths {
          * @description The JSON Schema of the workflow document, generated from the API's own models.
          */
         get: operations["workflow_schema_api_schemas_workflow_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/system": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * System
+         * @description The API's readiness (its database, as /readyz) and each worker's (the /readyz of
+         *     those LAF_API_SERVICE_PROBES names, asked at once with LAF_API_PROBE_TIMEOUT_S: a
+         *     worker that is down is `ready: false` with the reason, never an error), the outbox's
+         *     backlog, the dead letters, and the trace viewer's URL template. Operators and admins:
+         *     it says where to look when something is stuck.
+         */
+        get: operations["system_api_system_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -901,6 +926,16 @@ export interface components {
             /** Routing Key */
             routing_key: string | null;
         };
+        /** DeadLetterState */
+        DeadLetterState: {
+            /** Count */
+            count: number;
+            /**
+             * Latest At
+             * @description When the newest came; null when none
+             */
+            latest_at: string | null;
+        };
         /** FailedReport */
         FailedReport: {
             /** Attempt */
@@ -1319,6 +1354,12 @@ export interface components {
             open_mode: boolean;
             /** Roles */
             roles: components["schemas"]["Role"][];
+            /**
+             * Trace Url Template
+             * @description Where the web app links a workflow's trace (LAF_TRACE_URL_TEMPLATE, with `{trace_id}`); empty: no link
+             * @default
+             */
+            trace_url_template: string;
         };
         /** NewToken */
         NewToken: {
@@ -1354,6 +1395,19 @@ export interface components {
              * @description The secret: shown once, stored only as a digest
              */
             token: string;
+        };
+        /** OutboxState */
+        OutboxState: {
+            /**
+             * Backlog
+             * @description Events written but not yet relayed to the broker
+             */
+            backlog: number;
+            /**
+             * Oldest Age S
+             * @description Age of the oldest of them, 0 when none wait
+             */
+            oldest_age_s: number;
         };
         /** Problem */
         Problem: {
@@ -1444,6 +1498,26 @@ export interface components {
              * Format: date-time
              */
             started_at: string;
+        };
+        /** ServiceReadiness */
+        ServiceReadiness: {
+            /**
+             * Detail
+             * @description Why not, in a few words; `ready` when it is
+             */
+            detail: string;
+            /**
+             * Name
+             * @description `api`, or a name from LAF_API_SERVICE_PROBES
+             */
+            name: string;
+            /** Ready */
+            ready: boolean;
+            /**
+             * Url
+             * @description The /readyz asked (the API's own: its path)
+             */
+            url: string;
         };
         /** SignRequest */
         SignRequest: {
@@ -1552,6 +1626,21 @@ export interface components {
              * @enum {string}
              */
             type: "succeeded";
+        };
+        /**
+         * SystemOut
+         * @description What the web app's System page shows.
+         */
+        SystemOut: {
+            dead_letters: components["schemas"]["DeadLetterState"];
+            outbox: components["schemas"]["OutboxState"];
+            /** Services */
+            services: components["schemas"]["ServiceReadiness"][];
+            /**
+             * Trace Url Template
+             * @description LAF_TRACE_URL_TEMPLATE: a trace viewer's URL with `{trace_id}`; empty: none
+             */
+            trace_url_template: string;
         };
         /** TaskOut */
         TaskOut: {
@@ -1807,6 +1896,11 @@ export interface components {
             status: components["schemas"]["WorkflowStatus"];
             /** Tasks */
             tasks: components["schemas"]["TaskOut"][];
+            /**
+             * Trace Id
+             * @description The OpenTelemetry trace of this workflow's run (derived from its id)
+             */
+            readonly trace_id: string;
         };
         /** WorkflowPage */
         WorkflowPage: {
@@ -1899,6 +1993,11 @@ export interface components {
              * @description The tasks, without their attempts: only with ?include=tasks
              */
             tasks?: components["schemas"]["TaskOut"][] | null;
+            /**
+             * Trace Id
+             * @description The OpenTelemetry trace of this workflow's run (derived from its id)
+             */
+            readonly trace_id: string;
         };
     };
     responses: never;
@@ -3054,6 +3153,64 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+            /** @description No credential, or one that is unknown, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller lacks the role this needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not acceptable; `detail` says what and where */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description The database is unreachable or busy; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    system_api_system_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SystemOut"];
                 };
             };
             /** @description No credential, or one that is unknown, expired or revoked */

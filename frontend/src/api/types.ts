@@ -34,6 +34,9 @@ export type InstrumentRun = Schemas["InstrumentRun"];
 export type InstrumentPatch = Schemas["InstrumentPatch"];
 /** A step awaiting an operator (GET /api/inbox). */
 export type InboxItem = Schemas["InboxItem"];
+/** GET /api/system: each service's readiness, the outbox backlog, the dead letters. */
+export type SystemState = Schemas["SystemOut"];
+export type ServiceReadiness = Schemas["ServiceReadiness"];
 export type ApiPaths = paths;
 
 // The audit trail (issue #12)

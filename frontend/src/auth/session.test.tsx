@@ -12,7 +12,7 @@ afterEach(() => {
 
 describe("roles", () => {
   it("include the roles below them, as the API's do", () => {
-    const user = (roles: ("viewer" | "operator" | "admin" | "runner")[]) => ({ name: "u", roles, open_mode: false });
+    const user = (roles: ("viewer" | "operator" | "admin" | "runner")[]) => ({ name: "u", roles, open_mode: false, trace_url_template: "" });
     expect(holds(user(["admin"]), "operator")).toBe(true);
     expect(holds(user(["operator"]), "viewer")).toBe(true);
     expect(holds(user(["viewer"]), "operator")).toBe(false);

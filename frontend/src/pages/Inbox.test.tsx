@@ -29,7 +29,7 @@ function answered(task: string, status: string) {
 afterEach(() => vi.unstubAllGlobals());
 
 describe("Inbox", () => {
-  beforeEach(() => setSession({ name: "ana", roles: ["operator"], open_mode: false }));
+  beforeEach(() => setSession({ name: "ana", roles: ["operator"], open_mode: false, trace_url_template: "" }));
 
   it("lists the steps awaiting an operator and completes one from the form of its outputs_schema", async () => {
     const user = userEvent.setup();
@@ -85,7 +85,7 @@ describe("Inbox", () => {
   });
 
   it("offers a viewer no Complete button", async () => {
-    setSession({ name: "vic", roles: ["viewer"], open_mode: false });
+    setSession({ name: "vic", roles: ["viewer"], open_mode: false, trace_url_template: "" });
     mockFetch(({ url }) => (url === "/api/inbox" ? { status: 200, body: [item("load", {})] } : undefined));
     render(<Inbox />);
     await screen.findByRole("list", { name: "Steps awaiting an operator" });

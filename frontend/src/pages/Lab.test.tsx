@@ -40,7 +40,7 @@ function serve(patched: unknown[] = [], runsAsked: string[] = []) {
 
 describe("the lab board", () => {
   it("shows each instrument's calibration date (red when past), utilisation and recent runs", async () => {
-    setSession({ name: "vic", roles: ["viewer"], open_mode: false });
+    setSession({ name: "vic", roles: ["viewer"], open_mode: false, trace_url_template: "" });
     const asked: string[] = [];
     serve([], asked);
     render(<Lab />);
@@ -59,7 +59,7 @@ describe("the lab board", () => {
   });
 
   it("lets an admin change capacity and calibration date with a reason; focus returns to Edit", async () => {
-    setSession({ name: "ada", roles: ["admin"], open_mode: false });
+    setSession({ name: "ada", roles: ["admin"], open_mode: false, trace_url_template: "" });
     const patched: unknown[] = [];
     serve(patched);
     const user = userEvent.setup();

@@ -22,7 +22,7 @@ const wf = (id: string, status: string, created_by = "user:olga") => ({
 });
 
 beforeEach(() => {
-  setSession({ name: "olga", roles: ["operator"], open_mode: false });
+  setSession({ name: "olga", roles: ["operator"], open_mode: false, trace_url_template: "" });
   window.location.hash = "#/workflows";
 });
 afterEach(() => vi.unstubAllGlobals());

@@ -1,5 +1,5 @@
 import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { useCan } from "../auth/session";
+import { useCan, useSession } from "../auth/session";
 import { isSignatureRow, shortHash } from "../api/audit";
 import { api, attempt, type ApiError, type Result } from "../api/client";
 import { FINAL_WORKFLOW_STATUSES, isOneOf, TASK_STATUSES, type HistoryEntry, type Instrument, type LiveEvent, type Signature, type Task, type Workflow } from "../api/types";
@@ -19,6 +19,7 @@ import { WorkflowGraph, type GraphNodeTask } from "../components/WorkflowGraph";
 import { CHAIN_MARK_TEXT, chainMarks, type ChainMark } from "../lib/chain";
 import { formatDuration, formatTime, secondsBetween, timeZoneLabel } from "../lib/format";
 import { headline } from "../lib/headline";
+import { traceUrl } from "../lib/trace";
 import { describePlace, placesInLine, waitingSpans } from "../lib/waiting";
 import { applyEvents } from "../live/apply";
 import { useLiveFeed } from "../live/useLive";
@@ -180,6 +181,7 @@ export function WorkflowPage({ id, task }: { id: string; task: string | null }) 
   const canOperate = useCan("operator");
   const canSign = useCan("reviewer");
   const isAdmin = useCan("admin");
+  const traceTemplate = useSession().user?.trace_url_template;
   const [workflow, setWorkflow] = useState<Workflow | null>(null);
   const [history, setHistory] = useState<HistoryEntry[] | null>(null);
   const [signing, setSigning] = useState(false);
@@ -364,6 +366,7 @@ export function WorkflowPage({ id, task }: { id: string; task: string | null }) 
 
   const ended = isOneOf(FINAL_WORKFLOW_STATUSES, workflow.status);
   const duration = workflow.started_at ? secondsBetween(workflow.started_at, workflow.finished_at ?? new Date(now).toISOString()) : null;
+  const trace = traceUrl(traceTemplate, workflow.trace_id);
   const counts = TASK_STATUSES.map((s) => [s, 0] as [string, number]);
   for (const t of workflow.tasks) counts[TASK_STATUSES.indexOf(t.status)][1]++;
   return (
@@ -447,6 +450,16 @@ export function WorkflowPage({ id, task }: { id: string; task: string | null }) 
             <code className="break">{workflow.id}</code>
           </dd>
         </div>
+        {trace && (
+          <div>
+            <dt>Trace</dt>
+            <dd>
+              <a href={trace} target="_blank" rel="noopener noreferrer" data-trace={workflow.trace_id}>
+                Open the trace<span className="sr-only"> of this workflow (new tab)</span>
+              </a>
+            </dd>
+          </div>
+        )}
         {Object.keys(workflow.labels).length > 0 && (
           <div>
             <dt>Labels</dt>

@@ -9,7 +9,7 @@ import { WorkflowList } from "./WorkflowList";
 import { WorkflowPage } from "./WorkflowPage";
 
 // The pages as an operator sees them (a viewer's are tested in the browser).
-beforeEach(() => setSession({ name: "ana", roles: ["operator"], open_mode: false }));
+beforeEach(() => setSession({ name: "ana", roles: ["operator"], open_mode: false, trace_url_template: "" }));
 
 const T0 = "2026-11-26T10:00:00Z";
 const at = (s: number) => new Date(Date.parse(T0) + s * 1000).toISOString();
@@ -103,6 +103,30 @@ describe("WorkflowPage", () => {
     await user.type(within(dialog).getByLabelText(/Reason/), "column change");
     await user.click(within(dialog).getByRole("button", { name: "Pause workflow" }));
     expect((await within(dialog).findByRole("alert")).textContent).toBe("Refused (HTTP 409): the workflow is already paused");
+  });
+});
+
+describe("WorkflowPage's trace link", () => {
+  const answers = ({ url }: { url: string }) => {
+    if (url === "/api/workflows/w1") return { status: 200, body: { ...workflow("running", [task("a", "running")]), trace_id: "0123456789abcdef0123456789abcdef" } };
+    if (url === "/api/workflows/w1/history?limit=1000") return { status: 200, body: [] };
+    return undefined;
+  };
+
+  it("links the workflow's trace when a trace viewer is configured", async () => {
+    setSession({ name: "ana", roles: ["viewer"], open_mode: false, trace_url_template: "http://127.0.0.1:16686/trace/{trace_id}" });
+    mockFetch(answers);
+    render(<WorkflowPage id="w1" task={null} />);
+    const link = await screen.findByRole("link", { name: /Open the trace/ });
+    expect(link.getAttribute("href")).toBe("http://127.0.0.1:16686/trace/0123456789abcdef0123456789abcdef");
+    expect(link.getAttribute("rel")).toBe("noopener noreferrer");
+  });
+
+  it("shows no trace link without one", async () => {
+    mockFetch(answers);
+    render(<WorkflowPage id="w1" task={null} />);
+    await screen.findByRole("button", { name: /task a: running/ });
+    expect(screen.queryByRole("link", { name: /Open the trace/ })).toBeNull();
   });
 });
 
@@ -201,7 +225,7 @@ describe("review and release (issue #12)", () => {
   ];
 
   it("a reviewer signs in the dialog; the signature shows, and focus returns to Sign", async () => {
-    setSession({ name: "abe", roles: ["reviewer"], open_mode: false });
+    setSession({ name: "abe", roles: ["reviewer"], open_mode: false, trace_url_template: "" });
     const user = userEvent.setup();
     let signed = false;
     const calls = mockFetch(({ url, method }) => {
@@ -251,7 +275,7 @@ describe("review and release (issue #12)", () => {
   });
 
   it("an admin sees the chain checked above the history, and each row's mark", async () => {
-    setSession({ name: "root", roles: ["admin"], open_mode: false });
+    setSession({ name: "root", roles: ["admin"], open_mode: false, trace_url_template: "" });
     const calls = mockFetch(({ url }) => {
       if (url === "/api/workflows/w1") return { status: 200, body: finished([review], "awaiting approval") };
       if (url === "/api/workflows/w1/history?limit=1000") return { status: 200, body: chained };

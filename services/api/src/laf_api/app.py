@@ -37,6 +37,7 @@ from laf_api.routes import (
     inbox,
     instruments,
     meta,
+    system,
     webhooks,
     workflows,
 )
@@ -271,6 +272,7 @@ def create_app(
     app.include_router(inbox.router)
     app.include_router(webhooks.router)
     app.include_router(events.router)
+    app.include_router(system.router)
     app.include_router(meta.router)
     app.include_router(message_docs.router)
     _document_everything(app)

@@ -6,8 +6,9 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, computed_field
 
+from laf_core import tracing
 from laf_core.contracts.numbers import WHOLE_NUMBER
 from laf_core.contracts.reports import ClaimedTask
 from laf_core.contracts.roles import Role
@@ -136,6 +137,13 @@ class WorkflowSummary(BaseModel):
     results_sha256: str | None = Field(
         None, description="The hash a signature would sign now; null until it finished."
     )
+
+    @computed_field(  # type: ignore[prop-decorator]  # pydantic's documented form
+        description="The OpenTelemetry trace of this workflow's run (derived from its id)"
+    )
+    @property
+    def trace_id(self) -> str:
+        return tracing.trace_id(self.id)
 
 
 class WorkflowOut(WorkflowSummary):
@@ -283,6 +291,34 @@ class DeadLetter(BaseModel):
     received_at: datetime
 
 
+class ServiceReadiness(BaseModel):
+    name: str = Field(description="`api`, or a name from LAF_API_SERVICE_PROBES")
+    url: str = Field(description="The /readyz asked (the API's own: its path)")
+    ready: bool
+    detail: str = Field(description="Why not, in a few words; `ready` when it is")
+
+
+class OutboxState(BaseModel):
+    backlog: int = Field(description="Events written but not yet relayed to the broker")
+    oldest_age_s: float = Field(description="Age of the oldest of them, 0 when none wait")
+
+
+class DeadLetterState(BaseModel):
+    count: int
+    latest_at: datetime | None = Field(description="When the newest came; null when none")
+
+
+class SystemOut(BaseModel):
+    """What the web app's System page shows."""
+
+    services: list[ServiceReadiness]
+    outbox: OutboxState
+    dead_letters: DeadLetterState
+    trace_url_template: str = Field(
+        description="LAF_TRACE_URL_TEMPLATE: a trace viewer's URL with `{trace_id}`; empty: none"
+    )
+
+
 class InstrumentOut(BaseModel):
     id: str
     name: str
@@ -380,6 +416,11 @@ class Me(BaseModel):
     roles: list[Role]
     open_mode: bool = Field(
         default=False, description="LAF_AUTH=off: no authentication at all (development only)"
+    )
+    trace_url_template: str = Field(
+        default="",
+        description="Where the web app links a workflow's trace (LAF_TRACE_URL_TEMPLATE, with "
+        "`{trace_id}`); empty: no link",
     )
 
 

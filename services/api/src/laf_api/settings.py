@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class ApiSettings(BaseSettings):
     """The HTTP API (prefix ``LAF_API_``)."""
 
-    model_config = SettingsConfigDict(env_prefix="LAF_API_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="LAF_API_", extra="ignore", populate_by_name=True)
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -47,6 +50,27 @@ class ApiSettings(BaseSettings):
     # the last checkpoint is proven only by its links.
     audit_checkpoint_s: float = 10.0
     blob_max_bytes: int = 64 * 1024 * 1024  # one stored piece of raw data (POST /api/blobs)
+    # The workers' probe servers GET /api/system asks for /readyz, by name:
+    # `listener=http://127.0.0.1:9101,coordinator=http://…` (`make run` sets it).
+    service_probes: Annotated[dict[str, str], NoDecode] = {}
+    probe_timeout_s: float = 1.0  # past this a worker counts as not ready
+    # Where the web app links a workflow's trace: `{trace_id}` is replaced by its trace id
+    # (e.g. Jaeger's `http://127.0.0.1:16686/trace/{trace_id}`); empty: no link.
+    trace_url_template: str = Field("", validation_alias="LAF_TRACE_URL_TEMPLATE")
+
+    @field_validator("service_probes", mode="before")
+    @classmethod
+    def _probes_from_list(cls, value: object) -> object:
+        """`name=url,name=url` as a dict; a dict (tests, keyword arguments) as it is."""
+        if not isinstance(value, str):
+            return value
+        probes = {}
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            name, sep, url = item.partition("=")
+            if not sep or not name.strip() or not url.strip().startswith(("http://", "https://")):
+                raise ValueError(f"LAF_API_SERVICE_PROBES: {item!r} is not name=http://host:port")
+            probes[name.strip()] = url.strip().rstrip("/")
+        return probes
 
 
 class OidcSettings(BaseSettings):

@@ -69,7 +69,9 @@ async def login(
         samesite="strict",
         path="/",
     )
-    user = Me.model_validate({"name": body.username, "roles": roles})
+    user = Me.model_validate(
+        {"name": body.username, "roles": roles, "trace_url_template": settings.trace_url_template}
+    )
     return LoginAnswer(token=secret, expires_at=token.expires_at, user=user)
 
 
@@ -83,10 +85,16 @@ async def logout(caller: Anyone, response: Response, pool: Pool) -> None:
 
 
 @router.get("/api/auth/me", response_model=Me)
-async def me(caller: Anyone) -> Me:
-    """Who the credential belongs to and the roles it grants."""
+async def me(caller: Anyone, settings: Settings) -> Me:
+    """Who the credential belongs to and the roles it grants (and what the web app shows
+    every user of this LAF: whether it is open, where traces are)."""
     return Me.model_validate(
-        {"name": caller.name, "roles": sorted(caller.roles), "open_mode": caller.via == "open"}
+        {
+            "name": caller.name,
+            "roles": sorted(caller.roles),
+            "open_mode": caller.via == "open",
+            "trace_url_template": settings.trace_url_template,
+        }
     )
 
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from laf_api.auth import Viewer
+from laf_api.readiness import database_problem
 from laf_core.contracts.workflow import WorkflowSpec
 from laf_core.metrics import Metrics
 
-log = logging.getLogger(__name__)
 router = APIRouter()
 _SCHEMA = WorkflowSpec.model_json_schema()
 
@@ -33,16 +32,8 @@ async def readyz(request: Request, response: Response) -> str:
     """`ready`, or 503 with one line per part that is down (no internals: the reason is
     in the API's log). Live events need the broker; the API is ready without it, and says
     so when it is not ready for another reason."""
-    down = []
-    pool = request.app.state.pool
-    if pool is None:
-        down.append("database: not connected yet")
-    else:
-        try:
-            await pool.fetchval("SELECT 1", timeout=2)
-        except Exception as exc:
-            log.warning("readiness: the database is unreachable: %s", type(exc).__name__)
-            down.append("database: unreachable")
+    problem = await database_problem(request.app.state.pool)
+    down = [problem] if problem else []
     lines = [*down]
     if not request.app.state.live.connected:
         lines.append("live events: broker not connected (the API works without them)")

@@ -212,7 +212,8 @@ SELECT id, event_id, routing_key, event_type, workflow_id, task_id, attempt, dat
 FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED;
 
 -- name: outbox_backlog
--- Events not yet published, and the age in seconds of the oldest.
+-- Events not yet published, and the age in seconds of the oldest. Cheap: the relay deletes
+-- what it published, so the table holds only the backlog itself.
 SELECT count(*) AS events,
        coalesce(extract(epoch FROM clock_timestamp() - min(occurred_at)), 0)::float8 AS oldest_s
 FROM outbox;
@@ -230,6 +231,13 @@ VALUES ($1, $2, $3, $4, $5, $6);
 -- name: list_dead_letters
 SELECT id, message_id, routing_key, queue, reason, headers, body, received_at
 FROM dead_letters WHERE ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $1;
+
+-- name: dead_letters_summary
+-- How many dead letters, and when the newest came (the highest id: one primary-key probe).
+-- The count visits every row; the table holds only messages no consumer could handle, so
+-- it stays small (thousands, not millions).
+SELECT count(*) AS count, (SELECT received_at FROM dead_letters ORDER BY id DESC LIMIT 1) AS latest_at
+FROM dead_letters;
 
 -- name: served_executors
 -- What runners heard from in the last $1 seconds serve, and how many such runners there are.
