@@ -23,6 +23,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from laf_api import audit, message_docs, openapi_doc, telemetry
 from laf_api.auth import principal
+from laf_api.credential_cache import CredentialCache
 from laf_api.deps import RETRY_AFTER_S
 from laf_api.errors import Forbidden, NotFound, Refused, Unacceptable
 from laf_api.guard import RequestGuard
@@ -178,6 +179,7 @@ def create_app(
             asyncio.create_task(connect()),
             asyncio.create_task(app.state.live.run(stop)),
             asyncio.create_task(checkpoints()),
+            asyncio.create_task(app.state.credentials.run(common.database_url, stop)),
         ]
         try:
             yield
@@ -209,6 +211,7 @@ def create_app(
     app.state.event_streams = events.StreamCount()
     app.state.metrics = Metrics("laf_api")
     app.state.live = LiveEvents(common.amqp_url)
+    app.state.credentials = CredentialCache(settings.credential_cache_s)
 
     @app.exception_handler(NotFound)
     @app.exception_handler(Forbidden)

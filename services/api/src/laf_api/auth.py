@@ -20,6 +20,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from laf_api.credential_cache import CredentialCache
 from laf_api.deps import pool_for
 from laf_api.oidc import OidcVerifier
 from laf_api.principal import Principal, unauthorized
@@ -48,8 +49,7 @@ async def principal(request: Request) -> Principal:
     if token is None:
         raise unauthorized("log in first: send Authorization: Bearer <token>")
     if token.startswith(TOKEN_PREFIX):
-        async with pool_for(request).acquire() as conn:
-            found = await store.principal_of(conn, digest(token))
+        found = await _token_owner(request, digest(token))
         if found is None:
             raise unauthorized("the token is unknown, expired or revoked; log in again")
         return Principal(found.name, found.roles, found.token_id, via)
@@ -57,6 +57,25 @@ async def principal(request: Request) -> Principal:
     if verifier is not None and token.count(".") == 2:
         return await verifier.principal(token)
     raise unauthorized("not a LAF token" + ("" if verifier is None else " nor a valid JWT"))
+
+
+async def _token_owner(request: Request, token_digest: str) -> store.TokenOwner | None:
+    cache: CredentialCache = request.app.state.credentials
+    found = cache.get(token_digest)
+    if found is None:
+        generation = cache.generation
+        async with pool_for(request).acquire() as conn:
+            found = await store.principal_of(conn, token_digest)
+        if found is not None:
+            cache.put(token_digest, found, found.expires_at, generation)
+    return found
+
+
+def forget_credentials(request: Request) -> None:
+    """After a change to tokens or users: this process forgets before it answers (the
+    others when they hear laf_credentials)."""
+    cache: CredentialCache = request.app.state.credentials
+    cache.forget()
 
 
 class Needs:

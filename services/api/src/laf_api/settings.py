@@ -21,6 +21,9 @@ class ApiSettings(BaseSettings):
     # with Retry-After.
     report_pool_size: int = 4
     pool_acquire_timeout_s: float = 5.0
+    # How long a token's owner and roles are remembered (0: looked up on every call). A
+    # revoke, a disabled user or changed roles are heard at once (laf_credentials).
+    credential_cache_s: float = 30.0
     # Limits (README "Limits").
     max_body_bytes_anonymous: int = 64 * 1024  # until the credential is checked (413)
     max_body_bytes: int = 16 * 1024 * 1024  # after (413)

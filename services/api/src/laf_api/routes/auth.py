@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 
-from laf_api.auth import SESSION_COOKIE, Admin, Anyone, Viewer
+from laf_api.auth import SESSION_COOKIE, Admin, Anyone, Viewer, forget_credentials
 from laf_api.deps import Pool, Settings
 from laf_api.schemas import (
     LoginAnswer,
@@ -76,11 +76,12 @@ async def login(
 
 
 @router.post("/api/auth/logout", status_code=204)
-async def logout(caller: Anyone, response: Response, pool: Pool) -> None:
+async def logout(caller: Anyone, request: Request, response: Response, pool: Pool) -> None:
     """Ends the session (revokes the token this request carried) and clears the cookie."""
     if caller.token_id is not None:
         async with pool.acquire() as conn:
             await store.revoke_token(conn, uuid.UUID(caller.token_id), caller.name)
+        forget_credentials(request)
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
@@ -140,11 +141,15 @@ async def list_tokens(caller: Viewer, pool: Pool) -> list[TokenOut]:
     response_model=TokenOut,
     responses={404: {"description": "No such token (of yours)"}},
 )
-async def revoke_token(token_id: uuid.UUID, caller: Viewer, pool: Pool) -> TokenOut:
+async def revoke_token(
+    token_id: uuid.UUID, caller: Viewer, request: Request, pool: Pool
+) -> TokenOut:
     """Revokes at once: the next request with it is a 401. An admin may revoke anyone's."""
     async with pool.acquire() as conn:
         owner = None if caller.holds("admin") else caller.name
-        return await store.revoke_token(conn, token_id, owner)
+        revoked = await store.revoke_token(conn, token_id, owner)
+    forget_credentials(request)
+    return revoked
 
 
 @router.post(
@@ -167,10 +172,14 @@ async def list_users(_: Admin, pool: Pool) -> list[UserOut]:
 @router.patch(
     "/api/users/{name}", response_model=UserOut, responses={404: {"description": "Unknown"}}
 )
-async def update_user(name: str, body: UserPatch, caller: Admin, pool: Pool) -> UserOut:
+async def update_user(
+    name: str, body: UserPatch, caller: Admin, request: Request, pool: Pool
+) -> UserOut:
     """Change roles, disable (every token of the user stops working at once) or reset
     the password (which also lifts a lock-out)."""
     if name == caller.name and (body.disabled or (body.roles and "admin" not in body.roles)):
         raise HTTPException(409, "you cannot disable yourself or drop your own admin role")
     async with pool.acquire() as conn:
-        return await store.update_user(conn, name, body)
+        updated = await store.update_user(conn, name, body)
+    forget_credentials(request)
+    return updated

@@ -31,6 +31,7 @@ class TokenOwner:
     name: str
     roles: frozenset[str]
     token_id: str
+    expires_at: datetime | None = None
 
 
 class LoginRefused(Exception):
@@ -65,7 +66,8 @@ async def principal_of(conn: Connection, digest: str) -> TokenOwner | None:
         return None
     await conn.execute(Q.touch_token, row["id"])
     still = effective(row["owner_roles"])
-    return TokenOwner(row["name"], frozenset(r for r in row["roles"] if r in still), str(row["id"]))
+    roles = frozenset(r for r in row["roles"] if r in still)
+    return TokenOwner(row["name"], roles, str(row["id"]), row["expires_at"])
 
 
 async def login(

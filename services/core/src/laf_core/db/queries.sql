@@ -252,7 +252,7 @@ FROM runners WHERE heartbeat_at > clock_timestamp() - make_interval(secs => $1);
 -- name: token_principal
 -- The owner of a live token, the token's roles and the owner's (the store narrows the
 -- first to what the second still grants: a demoted user's tokens are demoted too).
-SELECT t.id, u.name, t.roles, u.roles AS owner_roles
+SELECT t.id, u.name, t.roles, u.roles AS owner_roles, t.expires_at
 FROM tokens t JOIN users u ON u.name = t.owner
 WHERE t.digest = $1 AND t.revoked_at IS NULL AND NOT u.disabled
   AND (t.expires_at IS NULL OR t.expires_at > clock_timestamp());

@@ -15,3 +15,7 @@ CREATE OR REPLACE TRIGGER history_append_only BEFORE UPDATE OR DELETE ON history
     FOR EACH ROW EXECUTE FUNCTION laf_history_is_append_only();
 CREATE OR REPLACE TRIGGER history_chained BEFORE INSERT ON history
     FOR EACH ROW EXECUTE FUNCTION laf_history_chained();
+CREATE OR REPLACE TRIGGER tokens_changed AFTER UPDATE OF revoked_at, roles, expires_at, owner OR DELETE ON tokens
+    FOR EACH STATEMENT EXECUTE FUNCTION laf_credentials_changed();
+CREATE OR REPLACE TRIGGER users_changed AFTER UPDATE OF roles, disabled, name OR DELETE ON users
+    FOR EACH STATEMENT EXECUTE FUNCTION laf_credentials_changed();

@@ -1,0 +1,97 @@
+"""Profile every service with py-spy while chains run (a developer's tool, not a test).
+
+    uv run python scripts/profile_stack.py [--chains 5] [--length 100] [--fanout 0]
+
+Writes py-spy's collapsed stacks per service to the given folder and prints each
+service's top frames by own time.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from devstack import running_stack
+from laf_core.testing import infra
+from laf_core.testing.factories import chain, ten_task_dag, workflow
+
+FINAL = {"succeeded", "failed", "cancelled"}
+
+
+async def wait(db: asyncpg.Connection, ids: list[str]) -> None:
+    """Polls the database, not the API: the profile shows the work, not the watching."""
+    query = "SELECT count(*) FROM workflows WHERE id = any($1::uuid[]) AND status <> all($2)"
+    while await db.fetchval(query, ids, list(FINAL)):
+        await asyncio.sleep(0.02)
+
+
+def top(path: Path, n: int = 25) -> None:
+    own: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        own[frames[-1]] += int(count)
+        total += int(count)
+    print(f"== {path.name}: {total} samples")
+    for frame, count in own.most_common(n):
+        print(f"  {100 * count / total:5.1f}%  {frame}")
+
+
+async def main(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    template = await infra.create_template()
+    try:
+        async with running_stack(template, Path(tempfile.mkdtemp())) as stack:
+            await asyncio.to_thread(stack.wait_ready, 60, [])
+            async with httpx.AsyncClient(
+                base_url=stack.api_url, timeout=120, headers=stack.auth_headers
+            ) as api:
+                db = await asyncpg.connect(infra.database_url(stack.database))
+                warm = (await api.post("/api/workflows", json=chain(5))).json()["id"]
+                await wait(db, [warm])
+                spies = {
+                    name: subprocess.Popen(
+                        ["uvx", "py-spy", "record", "-r", "400", "-f", "raw", "-o",
+                         str(out / f"{name}.txt"), "-p", str(p.popen.pid)] + (["--idle"] if args.idle else ["--gil"]),
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    )
+                    for name, p in stack.processes.items()
+                }
+                await asyncio.sleep(1)
+                ids = []
+                for _ in range(args.chains):
+                    doc = chain(args.length)
+                    ids.append((await api.post("/api/workflows", json=doc)).json()["id"])
+                    await wait(db, ids[-1:])
+                if args.fanout:
+                    docs = [ten_task_dag(f"f{i}") for i in range(args.fanout)]
+                    ids = await asyncio.gather(*(api.post("/api/workflows", json=d) for d in docs))
+                    await wait(db, [r.json()["id"] for r in ids])
+                for spy in spies.values():
+                    spy.send_signal(2)
+                for spy in spies.values():
+                    spy.wait(30)
+    finally:
+        await infra.drop_database(template)
+    for name in sorted(spies):
+        if (out / f"{name}.txt").exists():
+            top(out / f"{name}.txt", args.top)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--chains", type=int, default=3)
+    parser.add_argument("--length", type=int, default=100)
+    parser.add_argument("--fanout", type=int, default=0)
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--idle", action="store_true")
+    parser.add_argument("--out", default="/tmp/prof")
+    asyncio.run(main(parser.parse_args()))
