@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import time
 import subprocess
 import tempfile
 from collections import Counter
@@ -29,6 +31,24 @@ async def wait(db: asyncpg.Connection, ids: list[str]) -> None:
     query = "SELECT count(*) FROM workflows WHERE id = any($1::uuid[]) AND status <> all($2)"
     while await db.fetchval(query, ids, list(FINAL)):
         await asyncio.sleep(0.02)
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_s() -> float:
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in ("postgres", "beam.smp"):
+                    total += cpu_s(int(entry.name))
+            except OSError:
+                pass
+    return total
 
 
 def top(path: Path, n: int = 25) -> None:
@@ -57,7 +77,11 @@ async def main(args: argparse.Namespace) -> None:
                 db = await asyncpg.connect(infra.database_url(stack.database))
                 warm = (await api.post("/api/workflows", json=chain(5))).json()["id"]
                 await wait(db, [warm])
-                spies = {
+                pids = {name: p.popen.pid for name, p in stack.processes.items()}
+                before = {name: cpu_s(pid) for name, pid in pids.items()}
+                before["postgres+rabbitmq"] = postgres_cpu_s()
+                started = time.monotonic()
+                spies = {} if args.no_spy else {
                     name: subprocess.Popen(
                         ["uvx", "py-spy", "record", "-r", "400", "-f", "raw", "-o",
                          str(out / f"{name}.txt"), "-p", str(p.popen.pid)] + (["--idle"] if args.idle else ["--gil"]),
@@ -75,6 +99,14 @@ async def main(args: argparse.Namespace) -> None:
                     docs = [ten_task_dag(f"f{i}") for i in range(args.fanout)]
                     ids = await asyncio.gather(*(api.post("/api/workflows", json=d) for d in docs))
                     await wait(db, [r.json()["id"] for r in ids])
+                wall = time.monotonic() - started
+                after = {name: cpu_s(pid) for name, pid in pids.items()}
+                after["postgres+rabbitmq"] = postgres_cpu_s()
+                steps = args.chains * args.length + args.fanout * 10
+                print(f"{steps} tasks in {wall:.2f} s ({1000 * wall / steps:.2f} ms each)")
+                for name in after:
+                    used = after[name] - before[name]
+                    print(f"  {name:20} CPU {1000 * used / steps:6.2f} ms per task")
                 for spy in spies.values():
                     spy.send_signal(2)
                 for spy in spies.values():
@@ -93,5 +125,6 @@ if __name__ == "__main__":
     parser.add_argument("--fanout", type=int, default=0)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--idle", action="store_true")
+    parser.add_argument("--no-spy", action="store_true", help="only the CPU per task")
     parser.add_argument("--out", default="/tmp/prof")
     asyncio.run(main(parser.parse_args()))

@@ -2,6 +2,7 @@
 over OTLP/HTTP to a receiver this test runs; and every service's /metrics moving."""
 
 import asyncio
+import json
 import re
 import subprocess
 import uuid
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from devstack import running_stack
+from laf_core import tracing
 from laf_core.testing.factories import diamond
 from laf_core.testing.otlp import OtlpReceiver, ReceivedSpan
 
@@ -276,3 +278,35 @@ async def test_readyz_fails_without_the_broker_and_recovers(api, traced_stack):
             await asyncio.sleep(0.2)
     workflow_id = await submit(api, diamond())  # and it works again
     assert (await wait_for_end(api, workflow_id))["status"] == "succeeded"
+
+
+async def test_each_state_change_is_one_json_log_line_with_its_ids(api, traced_stack):
+    """One INFO line per state change (the relay's, as each change is published), with
+    the ids that join it to its trace; no other service logs a line per step."""
+    workflow_id = await submit(api, diamond())
+    assert (await wait_for_end(api, workflow_id))["status"] == "succeeded"
+
+    def lines(service: str) -> list[dict]:
+        path = traced_stack.log_dir / f"{service}.log"
+        entries = [
+            json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")
+        ]
+        return [e for e in entries if workflow_id in json.dumps(e)]
+
+    async with asyncio.timeout(20):  # the last events are published after the end is seen
+        while len(changes := lines("listener")) < 4 * 3 + 3:
+            await asyncio.sleep(0.2)
+    assert all(e["level"] == "info" and e["workflow_id"] == workflow_id for e in changes)
+    assert {e["trace_id"] for e in changes} == {tracing.trace_id(uuid.UUID(workflow_id))}
+    tasks = Counter((e["task"], e["event"]) for e in changes if "task" in e)
+    assert tasks == {
+        (name, event): 1
+        for name in ("a", "b", "c", "d")
+        for event in ("task.queued", "task.running", "task.succeeded")
+    }
+    assert all(e["attempt"] == 1 and e["executor"] == "noop" for e in changes if "task" in e)
+    workflow = [e["event"] for e in changes if "task" not in e]
+    assert workflow == ["workflow.pending", "workflow.running", "workflow.succeeded"]
+    assert len(changes) == 15
+    for service in ("api", "coordinator", "runner"):
+        assert lines(service) == [], f"{service} logs per step"

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any
@@ -30,11 +31,12 @@ from laf_core.db.pool import connect, create_pool
 from laf_core.db.queries import Q
 from laf_core.metrics import Metrics
 from laf_core.settings import CommonSettings
-from laf_core.tracing import traceparent
+from laf_core.tracing import trace_id, traceparent
 from laf_listener.settings import ListenerSettings
 
 log = logging.getLogger(__name__)
 CHANNEL = "laf_outbox"
+BACKLOG_EVERY_S = 1.0  # not a query per drain: ~a fifth of the relay's round trips
 
 
 def to_message(row: asyncpg.Record, traceparent_value: str = "") -> aio_pika.Message:
@@ -77,6 +79,7 @@ class Relay:
         self.metrics = metrics
         self.ready = False
         self._wake = asyncio.Event()
+        self._backlog_due = 0.0
         metrics.gauge("ready", lambda: float(self.ready))
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -117,7 +120,9 @@ class Relay:
                     self._wake.clear()
                     while await self.drain_once(pool, exchange) == self.settings.batch_size:
                         pass
-                    await self.measure_backlog(pool)
+                    if time.monotonic() >= self._backlog_due:  # for /metrics: once a second
+                        await self.measure_backlog(pool)
+                        self._backlog_due = time.monotonic() + BACKLOG_EVERY_S
                     if listen.is_closed() or amqp.is_closed or not amqp.connected.is_set():
                         raise ConnectionError("a connection was lost")
                     await sleep(self.settings.poll_s, self._wake, stop)
@@ -130,16 +135,17 @@ class Relay:
     async def drain_once(self, pool: asyncpg.Pool, exchange: aio_pika.abc.AbstractExchange) -> int:
         """Publish one batch and delete it after the broker confirmed all of it."""
         async with pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(Q.outbox_batch, self.settings.batch_size)
+            rows = sorted(await conn.fetch(Q.outbox_take, self.settings.batch_size), key=_id)
             if not rows:
                 return 0
             await asyncio.gather(*(self._publish(exchange, row) for row in rows))
-            await conn.execute(Q.outbox_delete, [row["id"] for row in rows])
         self.metrics.inc("events_published", len(rows))
         now = datetime.now(UTC)
         for row in rows:
             lag = (now - row["occurred_at"]).total_seconds()
             self.metrics.observe("relay_lag_seconds", max(lag, 0.0))
+            if log.isEnabledFor(logging.INFO):
+                _log_change(row)
         return len(rows)
 
     async def _publish(self, exchange: aio_pika.abc.AbstractExchange, row: asyncpg.Record) -> None:
@@ -188,6 +194,36 @@ class Relay:
         if row is not None:
             self.metrics.set("outbox_backlog_events", float(row["events"]))
             self.metrics.set("outbox_oldest_event_age_seconds", float(row["oldest_s"]))
+
+
+def _log_change(row: asyncpg.Record) -> None:
+    """The one INFO line of a state change: every change passes here once, whichever
+    service made it (a result, an operator, the coordinator's timers)."""
+    data = row["data"] or {}
+    fields: dict[str, Any] = {"event": row["event_type"]}
+    if row["workflow_id"]:
+        fields["workflow_id"] = str(row["workflow_id"])
+        fields["trace_id"] = trace_id(row["workflow_id"])
+    if row["task_id"]:
+        fields.update(task=data.get("name"), attempt=row["attempt"], executor=data.get("executor"))
+        if data.get("instrument"):
+            fields["instrument"] = data["instrument"]
+        log.info(
+            "task %s (attempt %s) %s",
+            data.get("name"),
+            row["attempt"],
+            data.get("status"),
+            extra=fields,
+        )
+    elif row["workflow_id"]:
+        log.info("workflow %s %s", data.get("name"), data.get("status"), extra=fields)
+    else:  # an instrument's status or capacity
+        fields["instrument"] = data.get("id")
+        log.info("instrument %s %s", data.get("id"), data.get("status"), extra=fields)
+
+
+def _id(row: asyncpg.Record) -> int:
+    return int(row["id"])
 
 
 async def _close_quietly(closing: Awaitable[object]) -> None:

@@ -29,15 +29,19 @@ NOT_YOUR_OWN = (
 )
 
 
+def result_of(status: str, outputs: Any, attempts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One task's part of what a signature signs; `attempts` ordered by attempt, each
+    {"attempt", "status", "outputs_sha256"}."""
+    return {"status": status, "outputs": outputs, "attempts": attempts}
+
+
 async def results_sha256(conn: Connection, workflow_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
     """The hash a signature signs, per workflow."""
     results: defaultdict[uuid.UUID, dict[str, Any]] = defaultdict(dict)
     for row in await conn.fetch(Q.results_of, workflow_ids):
-        results[row["workflow_id"]][row["name"]] = {
-            "status": row["status"],
-            "outputs": row["outputs"],
-            "attempts": row["attempts"],
-        }
+        results[row["workflow_id"]][row["name"]] = result_of(
+            row["status"], row["outputs"], row["attempts"]
+        )
     return {workflow_id: sha256_of(tasks) for workflow_id, tasks in results.items()}
 
 
@@ -50,12 +54,16 @@ def release_of(signatures: list[SignatureOut]) -> str:
     return "awaiting review"
 
 
-async def attach(conn: Connection, views: Sequence[WorkflowSummary]) -> None:
-    """Fill in each finished view's signatures, release and current results hash."""
+async def attach(
+    conn: Connection, views: Sequence[WorkflowSummary], hashes: dict[uuid.UUID, str] | None = None
+) -> None:
+    """Fill in each finished view's signatures, release and current results hash
+    (`hashes`, when the caller has them already)."""
     finished = {v.id: v for v in views if v.status in FINAL_WORKFLOW_STATUSES}
     if not finished:
         return
-    hashes = await results_sha256(conn, list(finished))
+    if hashes is None:
+        hashes = await results_sha256(conn, list(finished))
     signed: defaultdict[uuid.UUID, list[SignatureOut]] = defaultdict(list)
     for row in await conn.fetch(Q.signatures_of, list(finished)):
         current = hashes.get(row["workflow_id"])

@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 from jsonschema.exceptions import best_match
+from pydantic import TypeAdapter
 
 from laf_api import user_schemas
 from laf_api.errors import NotFound, Refused, Unacceptable
@@ -25,7 +26,7 @@ from laf_api.schemas import (
 from laf_api.store import signatures
 from laf_core import telemetry
 from laf_core.canonical import sha256_of
-from laf_core.contracts.states import OPERATOR_EXECUTORS
+from laf_core.contracts.states import FINAL_WORKFLOW_STATUSES, OPERATOR_EXECUTORS
 from laf_core.contracts.workflow import WorkflowSpec
 from laf_core.dag import dependents_of
 from laf_core.db.pool import Connection
@@ -251,6 +252,9 @@ async def submit_workflow(
     return await get_workflow(conn, workflow_id), False
 
 
+_TASKS: TypeAdapter[list[TaskOut]] = TypeAdapter(list[TaskOut])
+
+
 def _task(row: asyncpg.Record, attempts: list[AttemptOut] | None = None) -> TaskOut:
     fields = {k: v for k, v in row.items() if k != "workflow_id"}
     return TaskOut(**fields, attempts=attempts or [])
@@ -280,17 +284,39 @@ def _summary(row: asyncpg.Record, tasks: list[TaskOut] | None = None) -> Workflo
 
 
 async def get_workflow(conn: Connection, workflow_id: uuid.UUID) -> WorkflowOut:
-    """The workflow with its tasks and their attempts; NotFound when unknown."""
+    """The workflow with its tasks and their attempts; NotFound when unknown.
+
+    Built in one validation of plain rows (10,000 tasks: a model per row cost ~0.2 s),
+    and a finished workflow's results hash from the same rows, not read again."""
     row = await conn.fetchrow(Q.get_workflow, workflow_id)
     if row is None:
         raise NotFound(f"no workflow with id '{workflow_id}'")
-    attempts: defaultdict[uuid.UUID, list[AttemptOut]] = defaultdict(list)
+    attempts: defaultdict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
     for a in await conn.fetch(Q.get_attempts, workflow_id):
-        attempts[a["task_id"]].append(AttemptOut(**{k: v for k, v in a.items() if k != "task_id"}))
-    tasks = [_task(t, attempts[t["id"]]) for t in await conn.fetch(Q.get_tasks, workflow_id)]
+        attempts[a["task_id"]].append(dict(a.items()))
+    rows = await conn.fetch(Q.get_tasks, workflow_id)
+    tasks = _TASKS.validate_python([{**t, "attempts": attempts[t["id"]]} for t in rows])
     view = _workflow(row, tasks)
-    await signatures.attach(conn, [view])
+    hashes = None
+    if view.status in FINAL_WORKFLOW_STATUSES:
+        hashes = {workflow_id: _results_sha256(rows, attempts)}
+    await signatures.attach(conn, [view], hashes)
     return view
+
+
+def _results_sha256(
+    tasks: list[asyncpg.Record], attempts: dict[uuid.UUID, list[dict[str, Any]]]
+) -> str:
+    """What store.signatures.results_sha256 answers, from rows already read."""
+    results = {}
+    for t in tasks:
+        done = sorted(attempts[t["id"]], key=lambda a: int(a["attempt"]))
+        summary = [
+            {"attempt": a["attempt"], "status": a["status"], "outputs_sha256": a["outputs_sha256"]}
+            for a in done
+        ]
+        results[t["name"]] = signatures.result_of(t["status"], t["outputs"], summary)
+    return sha256_of(results)
 
 
 async def list_workflows(

@@ -45,7 +45,7 @@ FROM tasks WHERE workflow_id = ANY ($1::uuid[]) ORDER BY workflow_id, position;
 
 -- name: get_attempts
 SELECT a.task_id, a.attempt, a.status, a.runner_id, a.error, a.queued_at, a.started_at,
-       a.finished_at
+       a.finished_at, a.outputs_sha256
 FROM task_attempts a JOIN tasks t ON t.id = a.task_id
 WHERE t.workflow_id = $1 ORDER BY a.finished_at, a.attempt;
 
@@ -205,11 +205,14 @@ SELECT id, status, endpoint, parameters_schema FROM instruments WHERE id = ANY (
 -- name: next_retry_at
 SELECT min(retry_at) FROM tasks WHERE status = 'pending' AND retry_at IS NOT NULL;
 
--- name: outbox_batch
--- The relay's batch: locked so parallel relays take disjoint rows.
-SELECT id, event_id, routing_key, event_type, workflow_id, task_id, attempt, data, occurred_at,
-       traceparent
-FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED;
+-- name: outbox_take
+-- The relay's batch, taken out in the relay's transaction (one round trip, not a select and
+-- a delete): locked so parallel relays take disjoint rows, and back if the publish fails
+-- (the transaction rolls back). RETURNING has no order: the relay sorts by id.
+DELETE FROM outbox
+WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+RETURNING id, event_id, routing_key, event_type, workflow_id, task_id, attempt, data,
+          occurred_at, traceparent;
 
 -- name: outbox_backlog
 -- Events not yet published, and the age in seconds of the oldest. Cheap: the relay deletes
@@ -217,9 +220,6 @@ FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED;
 SELECT count(*) AS events,
        coalesce(extract(epoch FROM clock_timestamp() - min(occurred_at)), 0)::float8 AS oldest_s
 FROM outbox;
-
--- name: outbox_delete
-DELETE FROM outbox WHERE id = ANY ($1::bigint[]);
 
 -- name: redispatch
 SELECT laf_redispatch($1, $2);
