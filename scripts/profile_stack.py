@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import time
 import subprocess
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -21,7 +21,7 @@ import httpx
 
 from devstack import running_stack
 from laf_core.testing import infra
-from laf_core.testing.factories import chain, ten_task_dag, workflow
+from laf_core.testing.factories import chain, ten_task_dag
 
 FINAL = {"succeeded", "failed", "cancelled"}
 
