@@ -43,7 +43,9 @@ async def wait_for_end(api, workflow_id: str, timeout: float = 30.0) -> dict:
     """Poll until the workflow reaches a final state (fails the test at the deadline)."""
     async with asyncio.timeout(timeout):
         while True:
-            workflow = (await api.get(f"/api/workflows/{workflow_id}")).json()
+            response = await api.get(f"/api/workflows/{workflow_id}")
+            assert response.status_code == 200, response.text
+            workflow = response.json()
             if workflow["status"] in FINAL:
                 return workflow
             await asyncio.sleep(0.05)
