@@ -1,5 +1,6 @@
-"""The message contract as a document: docs/asyncapi.json is what laf_core.asyncapi makes
-from the topology and the event contracts the services use, and it names all of them."""
+"""The message contract as a document: docs/asyncapi.json is what FastStream makes (through
+laf_core.asyncapi) from the topology and the event contracts the services use, and it names
+all of them."""
 
 import json
 import re
@@ -30,16 +31,24 @@ def test_it_names_every_queue_binding_and_event_field():
     document = asyncapi.document()
     assert document["asyncapi"].startswith("3.")
     addresses = {c["address"] for c in document["channels"].values()}
-    assert {q.name for q in topology.durable_queues()} <= addresses
-    assert topology.DEAD_LETTER_QUEUE in addresses
+    queues = {
+        c["bindings"]["amqp"]["queue"]["name"]
+        for c in document["channels"].values()
+        if c["bindings"]["amqp"]["is"] == "queue"
+    }
+    assert queues == {q.name for q in topology.durable_queues()} | {topology.DEAD_LETTER_QUEUE}
     assert "task.{status}.{executor}" in addresses
     text = json.dumps(document)
     for queue in topology.durable_queues():
         for binding in queue.bindings:
             assert f"`{binding}`" in text
     schemas = document["components"]["schemas"]
-    assert set(schemas["Envelope"]["properties"]) == set(Envelope.model_fields)
+    for event in ("WorkflowEvent", "TaskEvent", "InstrumentEvent"):
+        assert set(schemas[event]["properties"]) == set(Envelope.model_fields)
     assert set(schemas["TaskEventData"]["properties"]) == set(TaskEventData.model_fields)
+    assert schemas["TaskEvent"]["properties"]["data"] == {
+        "$ref": "#/components/schemas/TaskEventData"
+    }
     task_params = document["channels"]["taskEvents"]["parameters"]
     assert task_params["status"]["enum"] == list(states.TASK_STATUSES)
     assert task_params["executor"]["enum"] == list(states.EXECUTORS)
@@ -48,6 +57,19 @@ def test_it_names_every_queue_binding_and_event_field():
     for operation in document["operations"].values():
         channel = operation["channel"]["$ref"].rsplit("/", 1)[1]
         assert channel in document["channels"]
+    # The relay's publishes: persistent, mandatory where a durable queue is bound.
+    sends = {
+        op["channel"]["$ref"].rsplit("/", 1)[1]: op["bindings"]["amqp"]
+        for op in document["operations"].values()
+        if op["action"] == "send"
+    }
+    assert set(sends) == {"workflowEvents", "taskEvents", "instrumentEvents"}
+    assert {amqp["deliveryMode"] for amqp in sends.values()} == {2}
+    assert sends["taskEvents"]["mandatory"] and not sends["instrumentEvents"]["mandatory"]
+    # Every {parameter} of an address is described, as AsyncAPI 3 requires.
+    for channel in document["channels"].values():
+        named = set(re.findall(r"{(\w+)}", channel["address"]))
+        assert named == set(channel.get("parameters", {})), channel["address"]
 
 
 def test_the_task_event_data_is_what_the_outbox_writes():
@@ -69,3 +91,4 @@ async def test_the_api_serves_it_and_a_page():
         page = await client.get("/asyncapi")
         assert page.status_code == 200
         assert topology.COORDINATOR_QUEUE in page.text and "TaskEventData" in page.text
+        assert "<script" not in page.text

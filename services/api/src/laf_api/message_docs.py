@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import html
 import json
 from typing import Any
@@ -9,38 +11,53 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from laf_core import asyncapi
-
 router = APIRouter()
-_DOCUMENT = asyncapi.document()
+
+
+@functools.cache
+def _document() -> dict[str, Any]:
+    # Made on the first request, not at start: importing FastStream costs ~1 s and ~12 MB
+    # that an API nobody asks for its message document should not pay.
+    from laf_core import asyncapi
+
+    return asyncapi.document()
+
+
+async def _made() -> dict[str, Any]:
+    return await asyncio.to_thread(_document)  # the first one must not stall the loop
 
 
 @router.get("/asyncapi.json", include_in_schema=False)  # a document of its own
 async def asyncapi_json() -> dict[str, Any]:
     """LAF's exchange, queues, routing keys and event models as an AsyncAPI 3 document."""
-    return _DOCUMENT
+    return await _made()
 
 
 @router.get("/asyncapi", include_in_schema=False, response_class=HTMLResponse)
 async def asyncapi_page() -> str:
-    return _page(_DOCUMENT)
+    return _page(await _made())
 
 
 def _page(document: dict[str, Any]) -> str:
-    """Channels, who publishes and consumes them, and the schemas; no script, no CDN."""
+    """Channels, what they carry, send or receive, and the schemas; no script, no CDN
+    (FastStream's own page loads its renderer from a CDN)."""
     e = html.escape
     rows = []
     for name, channel in document["channels"].items():
-        users = [
-            op["summary"]
+        actions = [
+            op["action"]
             for op in document["operations"].values()
             if op["channel"]["$ref"] == f"#/channels/{name}"
         ]
-        messages = ", ".join(channel["messages"])
+        payloads = [
+            document["components"]["messages"][ref["$ref"].rsplit("/", 1)[1]]["payload"]["$ref"]
+            for ref in channel["messages"].values()
+        ]
         rows.append(
-            f"<tr><td><code>{e(channel['address'])}</code></td><td>{e(channel['title'])}"
+            f"<tr><td><code>{e(channel['address'])}</code></td><td>{e(name)}"
             f"<br><small>{e(channel.get('description', ''))}</small></td>"
-            f"<td>{e(messages)}</td><td>{e('; '.join(users))}</td></tr>"
+            f"<td>{e(', '.join(p.rsplit('/', 1)[1] for p in payloads))}</td>"
+            f"<td>{e(', '.join(actions))}</td></tr>"
         )
     schemas = "".join(
         f"<h3 id='{e(name)}'>{e(name)}</h3><pre>{e(json.dumps(schema, indent=2))}</pre>"
@@ -55,6 +72,6 @@ def _page(document: dict[str, Any]) -> str:
         f"<h1>{e(info['title'])} {e(info['version'])}</h1><p>{e(info['description'])}</p>"
         "<p>The machine-readable document: <a href='/asyncapi.json'>/asyncapi.json</a> "
         "(AsyncAPI 3.0).</p><h2>Channels</h2><table><tr><th>Address</th><th>Channel</th>"
-        f"<th>Messages</th><th>Used by</th></tr>{''.join(rows)}</table>"
+        f"<th>Payload</th><th>Operation</th></tr>{''.join(rows)}</table>"
         f"<h2>Schemas</h2>{schemas}</html>"
     )
