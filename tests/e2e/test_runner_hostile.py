@@ -6,6 +6,7 @@ Each reproduction of the issue "Bad input and hostile load" on the runner side, 
 clear answer it must now give."""
 
 import asyncio
+import json
 import os
 from pathlib import Path
 
@@ -76,6 +77,17 @@ async def test_python_tasks_that_exit_interrupt_crash_or_hang_fail_and_the_runne
         "the python worker running tests.hostile_tasks:hard_exit died: exit code 7"
     )
     assert errors["spins"] == "timed out after 1s"
+    # The runner's lines about a dead worker name the task, as every line about a task does.
+    log = (ARTIFACTS / "test_runner_hostile" / "runner.log").read_text().splitlines()
+    ids = {t["id"] for t in result["tasks"]}  # the log holds earlier runs' lines too
+    died = [
+        json.loads(line)
+        for line in log
+        if "python worker for" in line and any(task_id in line for task_id in ids)
+    ]
+    named = {(line["workflow_id"], line["task"], line["attempt"]) for line in died}
+    assert {(result["id"], "segfaults", 1), (result["id"], "os-exit", 1)} <= named
+    assert all(line["trace_id"] == result["trace_id"] for line in died)
     await assert_runner_still_serves(api, stack, pid)
 
 

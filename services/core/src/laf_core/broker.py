@@ -30,7 +30,7 @@ from aio_pika.abc import (
 from opentelemetry import context as otel_context
 from pydantic import ValidationError
 
-from laf_core import telemetry, topology
+from laf_core import logs, telemetry, topology
 from laf_core.aio import sleep, wait_any
 from laf_core.backoff import delays
 from laf_core.contracts.events import Envelope
@@ -189,8 +189,10 @@ async def consume(
         metrics.inc("messages_consumed", queue=queue_name)
         # The handler's spans are children of the relay's publish span (its traceparent).
         token = otel_context.attach(telemetry.from_headers(message.headers))
+        name = envelope.data.get("name") if envelope.task_id else None
         try:
-            await _handle(envelope, message)
+            with logs.about_task(envelope.workflow_id, name, envelope.attempt):
+                await _handle(envelope, message)
         finally:
             otel_context.detach(token)
 

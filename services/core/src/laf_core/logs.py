@@ -1,13 +1,56 @@
-"""Structured logging: JSON lines off a terminal, readable lines on one."""
+"""Structured logging: JSON lines off a terminal, readable lines on one.
+
+A line logged while a service works on a task carries the task's `workflow_id`, `task`,
+`attempt` and `trace_id` (`about_task`), so grepping a workflow's id finds every line
+about it in every service, whatever the line's own words."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
+import uuid
+from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import Any
 
 from opentelemetry import trace
+
+from laf_core.tracing import trace_id
+
+# What the current asyncio task works on (each task has its own copy of the context).
+_ABOUT: ContextVar[dict[str, Any]] = ContextVar("laf_log_about", default={})  # noqa: B039 - never mutated
+
+
+def about(
+    workflow_id: uuid.UUID | str | None = None, task: str | None = None, attempt: int | None = None
+) -> None:
+    """From now on, in this asyncio task (and those it starts), lines are about this task
+    of this workflow; what is None keeps what was said before."""
+    fields = dict(_ABOUT.get())
+    if workflow_id is not None:
+        workflow = workflow_id if isinstance(workflow_id, uuid.UUID) else uuid.UUID(workflow_id)
+        fields.update(workflow_id=str(workflow), trace_id=trace_id(workflow))
+    if task is not None:
+        fields["task"] = task
+    if attempt is not None:
+        fields["attempt"] = attempt
+    _ABOUT.set(fields)
+
+
+@contextlib.contextmanager
+def about_task(
+    workflow_id: uuid.UUID | None, task: str | None = None, attempt: int | None = None
+) -> Iterator[None]:
+    """Lines logged inside are about this task (see `about`); as they were after."""
+    token = _ABOUT.set({})
+    try:
+        about(workflow_id, task, attempt)
+        yield
+    finally:
+        _ABOUT.reset(token)
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -20,6 +63,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        entry.update(_ABOUT.get())
         span = trace.get_current_span().get_span_context()
         if span.is_valid:  # the line is about a traced step: join it to its trace
             entry["trace_id"] = format(span.trace_id, "032x")

@@ -34,7 +34,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from pydantic import TypeAdapter, ValidationError
 
-from laf_core import blobs, broker, telemetry, topology
+from laf_core import blobs, broker, logs, telemetry, topology
 from laf_core.aio import sleep
 from laf_core.backoff import delays
 from laf_core.canonical import canonical_json, sha256_of
@@ -324,6 +324,7 @@ class Runner:
         """Run one claimed attempt, free its slot, deliver its report. Cancelled while it
         runs (an operator cancelled the workflow, or the runner stops): the executor
         cleans up and nothing is reported."""
+        logs.about(task.workflow_id, task.name, task.attempt)  # this asyncio task's own
         folder_key = f"{task.task_id}-{task.attempt}"
         instrument = task.instrument.id if task.instrument else ""
         span: trace.Span = trace.INVALID_SPAN
@@ -596,6 +597,7 @@ class Runner:
         return True
 
     async def _heartbeat(self, task: ClaimedTask, key: str) -> None:
+        logs.about(task.workflow_id, task.name, task.attempt)
         payload = HeartbeatReport(
             type="heartbeat", task_id=task.task_id, attempt=task.attempt, runner_id=self.settings.id
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from laf_api.errors import Refused, Unacceptable
 from laf_api.schemas import ReportResult, ResultAccepted, RunnerOut
-from laf_core import blobs, telemetry
+from laf_core import blobs, logs, telemetry
 from laf_core.canonical import sha256_of
 from laf_core.contracts.reports import (
     ClaimedTask,
@@ -33,6 +33,7 @@ async def claim(conn: Connection, report: StartedReport) -> ClaimedTask:
         workflow_id=row["workflow_id"], task=row["name"], attempt=row["attempt"],
         executor=row["executor"], outcome="claimed",
     )  # fmt: skip
+    logs.about(row["workflow_id"], row["name"], row["attempt"])
     return ClaimedTask(**dict(row))
 
 
