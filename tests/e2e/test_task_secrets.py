@@ -72,3 +72,21 @@ async def test_the_runners_environment_holds_no_secret(stack):
     for what, secret in secrets_of(stack).items():
         assert secret not in environ, f"the runner's environment holds the {what}"
     assert "LAF_WEBHOOK_SECRET_FILE=" in environ and "LAF_DATABASE_URL" not in environ
+
+
+async def test_no_service_logs_a_secret(api, stack):
+    """After a workflow ran (the snoop above, and this one's login), no secret is in any
+    service's log, with its state-change lines and the lines about each task."""
+    login = await api.post("/api/auth/login", json={"username": "nobody-at-all", "password": "x"})
+    assert login.status_code == 401
+    result = await wait_for_end(api, await submit(api, workflow(task("quiet"))), 30)
+    assert result["status"] == "succeeded"
+    logs = {
+        name: (ARTIFACTS / "test_task_secrets" / f"{name}.log").read_text()
+        for name in ("api", "listener", "coordinator", "runner")
+    }
+    assert result["id"] in logs["listener"]  # the logs are the ones of this stack's run
+    token = api.headers["Authorization"].removeprefix("Bearer ")
+    for what, secret in {**secrets_of(stack), "admin's token": token}.items():
+        for name, text in logs.items():
+            assert secret not in text, f"{name}.log holds the {what}"
