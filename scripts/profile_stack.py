@@ -21,7 +21,7 @@ import httpx
 
 from devstack import running_stack
 from laf_core.testing import infra
-from laf_core.testing.factories import chain, ten_task_dag
+from laf_core.testing.factories import chain, fan_out, ten_task_dag
 
 FINAL = {"succeeded", "failed", "cancelled"}
 
@@ -64,6 +64,20 @@ def top(path: Path, n: int = 25) -> None:
         print(f"  {100 * count / total:5.1f}%  {frame}")
 
 
+async def pg_functions(db: asyncpg.Connection, n: int) -> None:
+    """The SQL functions and triggers by their own time (needs track_functions = 'all')."""
+    await db.execute("SELECT pg_stat_force_next_flush()")
+    await asyncio.sleep(1)  # the services' backends flush their counts within a second
+    rows = await db.fetch(
+        "SELECT funcname, calls, total_time, self_time FROM pg_stat_user_functions "
+        "ORDER BY self_time DESC LIMIT $1",
+        n,
+    )
+    print("== PostgreSQL functions by own time (ms): self, total, calls")
+    for row in rows:
+        print(f"  {row['self_time']:9.0f} {row['total_time']:9.0f} {row['calls']:7}  {row['funcname']}")
+
+
 async def main(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -95,14 +109,21 @@ async def main(args: argparse.Namespace) -> None:
                     doc = chain(args.length)
                     ids.append((await api.post("/api/workflows", json=doc)).json()["id"])
                     await wait(db, ids[-1:])
+                if args.wide:  # one workflow: root -> wide leaves -> join
+                    began = time.monotonic()
+                    wide = await api.post("/api/workflows", json=fan_out(args.wide))
+                    await wait(db, [wide.json()["id"]])
+                    print(f"wide: {args.wide + 2} tasks in {time.monotonic() - began:.1f} s")
                 if args.fanout:
                     docs = [ten_task_dag(f"f{i}") for i in range(args.fanout)]
                     ids = await asyncio.gather(*(api.post("/api/workflows", json=d) for d in docs))
                     await wait(db, [r.json()["id"] for r in ids])
                 wall = time.monotonic() - started
+                if args.pg_functions:
+                    await pg_functions(db, args.top)
                 after = {name: cpu_s(pid) for name, pid in pids.items()}
                 after["postgres+rabbitmq"] = postgres_cpu_s()
-                steps = args.chains * args.length + args.fanout * 10
+                steps = args.chains * args.length + args.fanout * 10 + (args.wide + 2 if args.wide else 0)
                 print(f"{steps} tasks in {wall:.2f} s ({1000 * wall / steps:.2f} ms each)")
                 for name in after:
                     used = after[name] - before[name]
@@ -123,8 +144,14 @@ if __name__ == "__main__":
     parser.add_argument("--chains", type=int, default=3)
     parser.add_argument("--length", type=int, default=100)
     parser.add_argument("--fanout", type=int, default=0)
+    parser.add_argument("--wide", type=int, default=0, help="leaves of one root -> leaves -> join")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--idle", action="store_true")
     parser.add_argument("--no-spy", action="store_true", help="only the CPU per task")
+    parser.add_argument(
+        "--pg-functions",
+        action="store_true",
+        help="print pg_stat_user_functions (ALTER SYSTEM SET track_functions = 'all' first)",
+    )
     parser.add_argument("--out", default="/tmp/prof")
     asyncio.run(main(parser.parse_args()))
