@@ -52,6 +52,7 @@ def about_task(
     finally:
         _ABOUT.reset(token)
 
+
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 

@@ -145,9 +145,10 @@ async def list_workflows(
 @router.get(
     "/{workflow_id}", response_model=WorkflowOut, responses={404: {"description": "Unknown"}}
 )
-async def get_workflow(workflow_id: str, _: Viewer, pool: Pool) -> WorkflowOut:
+async def get_workflow(workflow_id: str, _: Viewer, pool: Pool) -> Response:
     async with pool.acquire() as conn:
-        return await store.get_workflow(conn, parse_id(workflow_id))
+        body = await store.workflow_json(conn, parse_id(workflow_id))
+    return Response(body, media_type="application/json")
 
 
 @router.get(

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import pydantic_core
 from jsonschema.exceptions import best_match
 from pydantic import TypeAdapter
 
@@ -288,6 +289,39 @@ async def get_workflow(conn: Connection, workflow_id: uuid.UUID) -> WorkflowOut:
 
     Built in one validation of plain rows (10,000 tasks: a model per row cost ~0.2 s),
     and a finished workflow's results hash from the same rows, not read again."""
+    view, rows, attempts = await _read(conn, workflow_id)
+    return view.model_copy(update={"tasks": _TASKS.validate_python(_task_dicts(rows, attempts))})
+
+
+async def workflow_json(conn: Connection, workflow_id: uuid.UUID) -> bytes:
+    """What `get_workflow` answers, as the JSON FastAPI would send, without validating the
+    tasks: PostgreSQL's CHECKs already hold them to TaskOut, and validating 10,000 of
+    them was ~40 % of the GET (tests/integration/test_workflow_json.py: the same bytes)."""
+    view, rows, attempts = await _read(conn, workflow_id)
+    tasks = pydantic_core.to_json(_task_dicts(rows, attempts), exclude=_NOT_ATTEMPT_OUT)
+    # `"tasks":[]` is first found at the tasks key: the fields before it cannot hold it
+    # (their strings escape quotes, and labels' values are strings).
+    return _WORKFLOW.dump_json(view).replace(b'"tasks":[]', b'"tasks":' + tasks, 1)
+
+
+_WORKFLOW: TypeAdapter[WorkflowOut] = TypeAdapter(WorkflowOut)  # as FastAPI serializes it
+# What get_attempts selects beyond AttemptOut's fields (for the results hash).
+_NOT_ATTEMPT_OUT = {"__all__": {"attempts": {"__all__": {"task_id", "outputs_sha256"}}}}
+
+
+def _task_dicts(
+    rows: list[asyncpg.Record], attempts: dict[uuid.UUID, list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Each task row with its finished attempts: get_tasks selects TaskOut's fields in its
+    order, get_attempts AttemptOut's after `task_id`."""
+    return [{**t, "attempts": attempts[t["id"]]} for t in rows]
+
+
+async def _read(
+    conn: Connection, workflow_id: uuid.UUID
+) -> tuple[WorkflowOut, list[asyncpg.Record], dict[uuid.UUID, list[dict[str, Any]]]]:
+    """The workflow (its tasks left out, signatures attached), its task rows and their
+    attempts; NotFound when unknown."""
     row = await conn.fetchrow(Q.get_workflow, workflow_id)
     if row is None:
         raise NotFound(f"no workflow with id '{workflow_id}'")
@@ -295,13 +329,12 @@ async def get_workflow(conn: Connection, workflow_id: uuid.UUID) -> WorkflowOut:
     for a in await conn.fetch(Q.get_attempts, workflow_id):
         attempts[a["task_id"]].append(dict(a.items()))
     rows = await conn.fetch(Q.get_tasks, workflow_id)
-    tasks = _TASKS.validate_python([{**t, "attempts": attempts[t["id"]]} for t in rows])
-    view = _workflow(row, tasks)
+    view = _workflow(row, [])
     hashes = None
     if view.status in FINAL_WORKFLOW_STATUSES:
         hashes = {workflow_id: _results_sha256(rows, attempts)}
     await signatures.attach(conn, [view], hashes)
-    return view
+    return view, rows, attempts
 
 
 def _results_sha256(
