@@ -8,7 +8,6 @@ docs/asyncapi.json is the committed copy a unit test keeps current."""
 # No `from __future__ import annotations`: FastStream reads the consumers' payload types
 # from their annotations at run time.
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -152,10 +151,11 @@ def document() -> dict[str, Any]:
     spec = AsyncAPI(
         broker(), title="LAF events", version="1.0.0", description=DESCRIPTION
     ).to_specification()
-    generated: dict[str, Any] = json.loads(spec.to_json())
-    generated["servers"] = {"rabbitmq": generated["servers"].pop("development")}
-    text = json.dumps(generated).replace('"#/servers/development"', '"#/servers/rabbitmq"')
-    described: dict[str, Any] = json.loads(text)
+    described: dict[str, Any] = spec.to_jsonable()
+    # FastStream names its one server "development"; LAF's is any deployment's broker.
+    described["servers"] = {"rabbitmq": described["servers"].pop("development")}
+    for channel in described["channels"].values():
+        channel["servers"] = [{"$ref": "#/servers/rabbitmq"}]
     for channel, parameters in _PARAMETERS.items():
         described["channels"][channel]["parameters"] = {
             name: {"enum": list(values), "description": description}

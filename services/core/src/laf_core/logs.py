@@ -25,14 +25,13 @@ _ABOUT: ContextVar[dict[str, Any]] = ContextVar("laf_log_about", default={})  # 
 
 
 def about(
-    workflow_id: uuid.UUID | str | None = None, task: str | None = None, attempt: int | None = None
+    workflow_id: uuid.UUID | None = None, task: str | None = None, attempt: int | None = None
 ) -> None:
     """From now on, in this asyncio task (and those it starts), lines are about this task
     of this workflow; what is None keeps what was said before."""
     fields = dict(_ABOUT.get())
     if workflow_id is not None:
-        workflow = workflow_id if isinstance(workflow_id, uuid.UUID) else uuid.UUID(workflow_id)
-        fields.update(workflow_id=str(workflow), trace_id=trace_id(workflow))
+        fields.update(workflow_id=str(workflow_id), trace_id=trace_id(workflow_id))
     if task is not None:
         fields["task"] = task
     if attempt is not None:

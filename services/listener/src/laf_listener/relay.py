@@ -24,14 +24,14 @@ import aio_pika
 import asyncpg
 from opentelemetry.trace import SpanKind
 
-from laf_core import broker, telemetry, topology
+from laf_core import broker, logs, telemetry, topology
 from laf_core.aio import sleep
 from laf_core.backoff import delays
 from laf_core.db.pool import connect, create_pool
 from laf_core.db.queries import Q
 from laf_core.metrics import Metrics
 from laf_core.settings import CommonSettings
-from laf_core.tracing import trace_id, traceparent
+from laf_core.tracing import traceparent
 from laf_listener.settings import ListenerSettings
 
 log = logging.getLogger(__name__)
@@ -201,25 +201,19 @@ def _log_change(row: asyncpg.Record) -> None:
     service made it (a result, an operator, the coordinator's timers)."""
     data = row["data"] or {}
     fields: dict[str, Any] = {"event": row["event_type"]}
-    if row["workflow_id"]:
-        fields["workflow_id"] = str(row["workflow_id"])
-        fields["trace_id"] = trace_id(row["workflow_id"])
-    if row["task_id"]:
-        fields.update(task=data.get("name"), attempt=row["attempt"], executor=data.get("executor"))
-        if data.get("instrument"):
-            fields["instrument"] = data["instrument"]
-        log.info(
-            "task %s (attempt %s) %s",
-            data.get("name"),
-            row["attempt"],
-            data.get("status"),
-            extra=fields,
-        )
-    elif row["workflow_id"]:
-        log.info("workflow %s %s", data.get("name"), data.get("status"), extra=fields)
-    else:  # an instrument's status or capacity
-        fields["instrument"] = data.get("id")
-        log.info("instrument %s %s", data.get("id"), data.get("status"), extra=fields)
+    task = data.get("name") if row["task_id"] else None
+    with logs.about_task(row["workflow_id"], task, row["attempt"] if task else None):
+        if row["task_id"]:
+            fields["executor"] = data.get("executor")
+            if data.get("instrument"):
+                fields["instrument"] = data["instrument"]
+            log.info("task %s (attempt %s) %s", task, row["attempt"], data.get("status"),
+                     extra=fields)  # fmt: skip
+        elif row["workflow_id"]:
+            log.info("workflow %s %s", data.get("name"), data.get("status"), extra=fields)
+        else:  # an instrument's status or capacity
+            fields["instrument"] = data.get("id")
+            log.info("instrument %s %s", data.get("id"), data.get("status"), extra=fields)
 
 
 def _id(row: asyncpg.Record) -> int:
