@@ -116,8 +116,12 @@ async def main(args: argparse.Namespace) -> None:
                     print(f"wide: {args.wide + 2} tasks in {time.monotonic() - began:.1f} s")
                 if args.fanout:
                     docs = [ten_task_dag(f"f{i}") for i in range(args.fanout)]
-                    ids = await asyncio.gather(*(api.post("/api/workflows", json=d) for d in docs))
-                    await wait(db, [r.json()["id"] for r in ids])
+                    answers = await asyncio.gather(
+                        *(api.post("/api/workflows", json=d) for d in docs)
+                    )
+                    for answer in answers:
+                        answer.raise_for_status()
+                    await wait(db, [r.json()["id"] for r in answers])
                 wall = time.monotonic() - started
                 if args.pg_functions:
                     await pg_functions(db, args.top)

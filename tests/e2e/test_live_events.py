@@ -30,9 +30,15 @@ async def test_a_client_sees_each_state_change_live(api):
         events = await read_events(lines, "workflow.succeeded")
     seen = [e for e in events if e.get("workflow_id") == workflow_id]
     workflow_events = [e["event"] for e in seen if e["event"].startswith("workflow.")]
-    assert workflow_events == ["workflow.pending", "workflow.running", "workflow.succeeded"]
+    # One event per committed state: the submit's transaction started the workflow, so no
+    # other transaction ever saw it pending (its history has both).
+    assert workflow_events == ["workflow.running", "workflow.succeeded"]
+    a_states = [e["data"]["status"] for e in seen if e.get("data", {}).get("name") == "a"]
+    assert a_states == ["queued", "running", "succeeded"]
+    # d is queued by the last of b and c to finish and, when that runner has a slot free,
+    # claimed for it in the same transaction: then nobody ever saw it queued.
     d_states = [e["data"]["status"] for e in seen if e.get("data", {}).get("name") == "d"]
-    assert d_states == ["queued", "running", "succeeded"]
+    assert d_states in (["queued", "running", "succeeded"], ["running", "succeeded"])
 
 
 async def test_the_stream_can_follow_one_workflow(api):

@@ -131,8 +131,8 @@ async def test_the_audit_trail_names_who_did_what(api):
     steps = [(h["task_name"], h["to_status"], h["actor"].split(":")[0]) for h in history]
     assert steps == [
         (None, "pending", "user"),
-        (None, "running", "coordinator"),
-        ("only", "queued", "coordinator"),
+        (None, "running", "user"),  # the submit starts it
+        ("only", "queued", "user"),
         ("only", "running", "runner"),
         ("only", "succeeded", "runner"),
         (None, "succeeded", "runner"),

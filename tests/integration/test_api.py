@@ -7,7 +7,6 @@ import uuid
 import pytest
 
 from laf_core import signing
-from laf_core.db.queries import Q
 from laf_core.testing.factories import diamond, task, workflow
 from laf_core.testing.infra import TEST_RUNNER_TOKEN
 from laf_core.testing.plugin import TEST_SECRET
@@ -46,7 +45,8 @@ async def test_submit_returns_the_workflow_with_its_tasks(client):
         "finished_at",
         "tasks",
     }
-    assert body["status"] == "pending" and body["labels"] == {"batch": "B-1"}
+    # The submit's transaction started it: its root is queued already, the rest wait.
+    assert body["status"] == "running" and body["started_at"] and body["labels"] == {"batch": "B-1"}
     assert [t["name"] for t in body["tasks"]] == ["a", "b", "c", "d"]
     d = body["tasks"][3]
     assert set(d) >= {
@@ -61,6 +61,8 @@ async def test_submit_returns_the_workflow_with_its_tasks(client):
         "finished_at",
     }
     assert d["depends_on"] == ["b", "c"] and d["status"] == "pending" and d["attempt"] == 0
+    a = body["tasks"][0]
+    assert (a["status"], a["attempt"]) == ("queued", 1) and a["queued_at"]
     fetched = (await client.get(f"/api/workflows/{body['id']}")).json()
     assert fetched["tasks"] == body["tasks"]
 
@@ -107,7 +109,9 @@ async def test_unknown_workflow_is_404(client):
 
 async def test_list_is_newest_first_filtered_and_paginated(client, db):
     ids = [(await submit(client, workflow(task("a"), name=f"wf-{i}")))["id"] for i in range(5)]
-    await db.fetchval(Q.start_workflow, uuid.UUID(ids[1]), "coordinator")
+    for other in (0, 2, 3, 4):  # all but ids[1] end; ids[1] runs on
+        cancel = await client.post(f"/api/workflows/{ids[other]}/cancel", json={"reason": "r"})
+        assert cancel.status_code == 200
     page = (await client.get("/api/workflows", params={"limit": 2})).json()
     seen = [w["id"] for w in page["items"]]
     while page["next_cursor"]:
@@ -192,7 +196,6 @@ async def test_webhooks_require_a_valid_signature(client):
 
 async def test_claim_once_then_409_and_results_queue_dependents(client, db):
     wf = await submit(client, workflow(task("a", params={"outputs": {"v": 1}}), task("b", "a")))
-    await db.fetchval(Q.start_workflow, uuid.UUID(wf["id"]), "coordinator")
     a = (await client.get(f"/api/workflows/{wf['id']}")).json()["tasks"][0]
     started = {"type": "started", "task_id": a["id"], "attempt": 1, "runner_id": "r1"}
     claim = await client.post("/api/webhooks/tasks", **signed(started))

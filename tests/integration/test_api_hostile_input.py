@@ -157,7 +157,7 @@ async def test_a_nul_in_a_reason_is_refused_and_changes_nothing(client, db):
         f"/api/workflows/{created['id']}/cancel", json={"reason": "because\u0000"}
     )
     assert answer.status_code == 422
-    assert (await client.get(f"/api/workflows/{created['id']}")).json()["status"] == "pending"
+    assert (await client.get(f"/api/workflows/{created['id']}")).json()["status"] == "running"
 
 
 @pytest.mark.parametrize(
@@ -289,7 +289,7 @@ async def test_outputs_over_the_limit_are_refused_for_good(client, db):
     task_row = await db.fetchrow(
         "SELECT status, outputs FROM tasks WHERE id = $1", uuid.UUID(created["tasks"][0]["id"])
     )
-    assert (task_row["status"], task_row["outputs"]) == ("pending", None)
+    assert (task_row["status"], task_row["outputs"]) == ("queued", None)
 
 
 @pytest.mark.parametrize("timestamp", [" 123", "+123", "1_2", "99999999999"])

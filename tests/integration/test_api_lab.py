@@ -67,9 +67,9 @@ async def test_control_endpoints_validate_and_404(client):
     assert (
         await client.post(f"/api/workflows/{wf}/tasks/zzz/skip", json={"reason": "x"})
     ).status_code == 404
-    paused = await client.post(f"/api/workflows/{wf}/pause")
-    assert paused.status_code == 409 and "it is pending" in paused.json()["detail"]
     cancelled = await client.post(
         f"/api/workflows/{wf}/cancel", json={"reason": "duplicate submission"}
     )
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    paused = await client.post(f"/api/workflows/{wf}/pause")
+    assert paused.status_code == 409 and "it is cancelled" in paused.json()["detail"]

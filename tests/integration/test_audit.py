@@ -63,7 +63,7 @@ async def finished_workflow(client, db, outcome: str = "succeeded", **extra) -> 
     made = await client.post("/api/workflows", json=document)
     assert made.status_code == 201, made.text
     wf = uuid.UUID(made.json()["id"])
-    assert await db.fetchval(Q.start_workflow, wf, "coordinator")
+    assert not await db.fetchval(Q.start_workflow, wf, "coordinator")  # its submit started it
     for name, result in (("prep", "succeeded"), ("measure", outcome)):
         row = await db.fetchrow(
             "SELECT * FROM tasks WHERE workflow_id = $1 AND name = $2", wf, name
@@ -305,7 +305,6 @@ async def test_a_report_whose_outputs_do_not_match_their_hash_is_refused(client,
         "/api/workflows", json={"name": "w", "tasks": [{"name": "a", "executor": "noop"}]}
     )
     wf = uuid.UUID(made.json()["id"])
-    await db.fetchval(Q.start_workflow, wf, "coordinator")
     row = await db.fetchrow("SELECT * FROM tasks WHERE workflow_id = $1", wf)
     await db.fetchrow(Q.claim_task, row["id"], row["attempt"], "r1")
 

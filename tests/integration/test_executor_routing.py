@@ -4,7 +4,6 @@ import json
 import uuid
 
 from laf_core import signing
-from laf_core.db.queries import Q
 from laf_core.task_tokens import task_token
 from laf_core.testing.factories import task, workflow
 from laf_core.testing.infra import TEST_RUNNER_TOKEN
@@ -62,7 +61,6 @@ async def test_an_http_task_needs_an_instrument(client):
 
 async def running_attempt(client, db, executor_task):
     created = (await client.post("/api/workflows", json=workflow(executor_task))).json()
-    await db.fetchval(Q.start_workflow, uuid.UUID(created["id"]), "coordinator")
     task_id = created["tasks"][0]["id"]
     claim = {"type": "started", "task_id": task_id, "attempt": 1, "runner_id": "r-k8s"}
     body = json.dumps(claim).encode()

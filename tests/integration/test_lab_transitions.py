@@ -10,6 +10,7 @@ from laf_core.testing.factories import task, workflow
 from tests.integration.test_transitions import (
     claim,
     finish,
+    left_pending,
     run_task,
     status_of,
     submit,
@@ -39,8 +40,6 @@ async def test_slots_are_never_over_granted_under_concurrent_finishes(db, databa
         await submit(db, workflow(task("gate"), task("inject", "gate", instrument="hplc")))
         for _ in range(12)
     ]
-    for wf in workflows:
-        await db.fetchval(Q.start_workflow, wf, "coordinator")
     gates = [(await tasks_by_name(db, wf))["gate"] for wf in workflows]
     for gate in gates:
         await claim(db, gate)
@@ -74,6 +73,8 @@ async def test_first_come_first_served_across_workflows_in_submission_order(db, 
         await submit(db, workflow(task("weigh", instrument="balance"), name=name))
         for name in ("first", "second", "third")
     ]
+    for wf in submitted:  # as if an earlier API left them to the coordinator, which
+        await left_pending(db, wf)  # starts them in start_order
     for n in start_order:
         await db.fetchval(Q.start_workflow, submitted[n], "coordinator")
     order = []
@@ -90,7 +91,6 @@ async def test_first_come_first_served_across_workflows_in_submission_order(db, 
 async def test_an_offline_instrument_grants_nothing_until_online(db):
     await add_instrument(db, "ph", status="offline")
     wf = await submit(db, workflow(task("measure", instrument="ph")))
-    await db.fetchval(Q.start_workflow, wf, "coordinator")
     assert (await tasks_by_name(db, wf))["measure"]["status"] == "waiting"
     assert await db.fetchval(Q.grant_waiting) == 0
     await db.execute("UPDATE instruments SET status = 'online' WHERE id = 'ph'")
@@ -102,7 +102,6 @@ async def test_an_offline_instrument_grants_nothing_until_online(db):
 async def test_pause_takes_back_queued_attempts_and_resume_restores_them(db):
     await add_instrument(db, "bath")
     wf = await submit(db, workflow(task("a"), task("b", instrument="bath")))
-    await db.fetchval(Q.start_workflow, wf, "coordinator")
     assert await db.fetchval(Q.pause_workflow, wf, "user:x", "break") == "ok"
     t = await tasks_by_name(db, wf)
     assert (t["a"]["status"], t["a"]["attempt"]) == ("pending", 0)
@@ -137,7 +136,6 @@ async def test_retry_reopens_only_what_no_other_failure_still_blocks(db):
             task("e", "b"),
         ),
     )
-    await db.fetchval(Q.start_workflow, wf, "coordinator")
     await run_task(db, wf, "a")
     await run_task(db, wf, "b", "failed", error="x")
     await run_task(db, wf, "c", "failed", error="y")
@@ -162,7 +160,6 @@ async def test_retry_reopens_only_what_no_other_failure_still_blocks(db):
 
 async def test_skipping_a_pending_task_counts_it_done(db):
     wf = await submit(db, workflow(task("a"), task("b", "a"), task("c", "b")))
-    await db.fetchval(Q.start_workflow, wf, "coordinator")
     assert await db.fetchval(Q.skip_task, wf, "b", "user:x", "not needed today") == "ok"
     await run_task(db, wf, "a")
     t = await tasks_by_name(db, wf)
@@ -176,7 +173,6 @@ async def test_a_manual_task_runs_without_a_runner_and_times_out_only_with_a_lim
         db,
         workflow(task("sign", executor="manual", timeout_s=0.2), task("wait", executor="manual")),
     )
-    await db.fetchval(Q.start_workflow, wf, "coordinator")
     t = await tasks_by_name(db, wf)
     assert (t["sign"]["status"], t["sign"]["runner_id"], t["wait"]["status"]) == (
         "running",
@@ -207,8 +203,6 @@ async def test_cancel_ends_everything_and_frees_slots(db):
     await add_instrument(db, "balance")
     wf = await submit(db, workflow(task("weigh", instrument="balance"), task("after", "weigh")))
     other = await submit(db, workflow(task("weigh", instrument="balance")))
-    for w in (wf, other):
-        await db.fetchval(Q.start_workflow, w, "coordinator")
     await claim(db, (await tasks_by_name(db, wf))["weigh"])
     assert await db.fetchval(Q.cancel_workflow, wf, "user:x", "wrong batch") == "ok"
     t = await tasks_by_name(db, wf)
@@ -226,7 +220,6 @@ async def test_cancel_ends_everything_and_frees_slots(db):
 
 async def test_an_attempt_whose_runner_went_silent_is_failed_and_retried(db):
     wf = await submit(db, workflow(task("a")))
-    await db.fetchval(Q.start_workflow, wf, "coordinator")
     a = (await tasks_by_name(db, wf))["a"]
     await claim(db, a)
     assert await db.fetchval(Q.fail_stuck, 45.0, 30.0, "coordinator") == 0  # it just beat
@@ -244,7 +237,6 @@ async def test_an_attempt_whose_runner_went_silent_is_failed_and_retried(db):
 
 async def test_a_queued_task_whose_message_is_gone_is_announced_again(db):
     wf = await submit(db, workflow(task("a")))
-    await db.fetchval(Q.start_workflow, wf, "coordinator")
     await db.execute("DELETE FROM outbox")
     assert await db.fetchval(Q.redispatch, "noop", 60.0) == 0  # not stale yet
     await db.execute(

@@ -22,6 +22,21 @@ async def submit(db: asyncpg.Pool, document: dict) -> uuid.UUID:
     return workflow_id
 
 
+async def left_pending(db, workflow_id: uuid.UUID) -> None:
+    """Back to how an API before 2026-12-04 left a submitted workflow: pending, its start
+    up to the coordinator (the submit's transaction starts it now)."""
+    async with db.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "UPDATE tasks SET status = 'pending', attempt = 0, queued_at = NULL, ready_at = NULL"
+            " WHERE workflow_id = $1",
+            workflow_id,
+        )
+        await conn.execute(
+            "UPDATE workflows SET status = 'pending', started_at = NULL WHERE id = $1", workflow_id
+        )
+        await conn.execute("DELETE FROM outbox WHERE workflow_id = $1", workflow_id)
+
+
 async def tasks_by_name(db, workflow_id) -> dict[str, asyncpg.Record]:
     rows = await db.fetch("SELECT * FROM tasks WHERE workflow_id = $1", workflow_id)
     return {r["name"]: r for r in rows}
@@ -50,8 +65,7 @@ async def run_task(db, workflow_id, name, outcome="succeeded", outputs=None, err
 
 async def test_a_diamond_runs_in_dependency_order_with_outputs_flowing(db):
     wf = await submit(db, diamond())
-    assert await status_of(db, wf) == "pending"
-    assert await db.fetchval(Q.start_workflow, wf, "coordinator") is True
+    assert await status_of(db, wf) == "running"  # the submit's transaction started it
     assert await db.fetchval(Q.start_workflow, wf, "coordinator") is False  # idempotent
 
     t = await tasks_by_name(db, wf)
@@ -84,7 +98,6 @@ async def test_a_diamond_runs_in_dependency_order_with_outputs_flowing(db):
 
 async def test_a_claim_is_accepted_once_per_attempt_and_reports_must_match(db):
     wf = await submit(db, workflow(task("a"), task("b", "a")))
-    await db.fetchval(Q.start_workflow, wf, "coordinator")
     a = (await tasks_by_name(db, wf))["a"]
     assert await db.fetchrow(Q.claim_task, a["id"], a["attempt"] + 1, "r1") is None  # wrong attempt
     assert await claim(db, a) is not None
@@ -107,7 +120,6 @@ async def test_a_final_failure_skips_everything_downstream_and_fails_the_workflo
         task("after-other", "other"),
     )
     wf = await submit(db, doc)
-    await db.fetchval(Q.start_workflow, wf, "coordinator")
     assert await run_task(db, wf, "a", "failed", error="balance unstable") == "failed"
     t = await tasks_by_name(db, wf)
     assert (t["b"]["status"], t["c"]["status"]) == ("skipped", "skipped")
@@ -124,7 +136,6 @@ async def test_a_final_failure_skips_everything_downstream_and_fails_the_workflo
 
 async def test_a_failure_with_attempts_left_schedules_a_retry_with_backoff(db):
     wf = await submit(db, workflow(task("a", retry={"max_attempts": 2, "backoff_s": 0.2})))
-    await db.fetchval(Q.start_workflow, wf, "coordinator")
     assert await run_task(db, wf, "a", "failed", error="first try") == "retrying"
     a = (await tasks_by_name(db, wf))["a"]
     assert (a["status"], a["attempt"], a["error"]) == ("pending", 1, "first try")
@@ -143,7 +154,6 @@ async def test_a_failure_with_attempts_left_schedules_a_retry_with_backoff(db):
 
 async def test_concurrent_results_of_a_fan_in_queue_the_join_exactly_once(db, database_url):
     wf = await submit(db, fan_out(50))
-    await db.fetchval(Q.start_workflow, wf, "coordinator")
     await run_task(db, wf, "root")
     leaves = [r for n, r in (await tasks_by_name(db, wf)).items() if n.startswith("leaf-")]
     assert len(leaves) == 50 and all(r["status"] == "queued" for r in leaves)
@@ -162,22 +172,20 @@ async def test_concurrent_results_of_a_fan_in_queue_the_join_exactly_once(db, da
 
 async def test_every_change_writes_history_and_an_outbox_event(db):
     wf = await submit(db, workflow(task("a")))
-    await db.fetchval(Q.start_workflow, wf, "coordinator")
     await run_task(db, wf, "a")
     history = await db.fetch(Q.get_history, wf, None, 100_000)
     changes = [(h["task_name"], h["from_status"], h["to_status"], h["actor"]) for h in history]
     assert changes == [
         (None, None, "pending", "user:test"),
-        (None, "pending", "running", "coordinator"),
-        ("a", "pending", "queued", "coordinator"),
+        (None, "pending", "running", "user:test"),  # started by its submit
+        ("a", "pending", "queued", "user:test"),
         ("a", "queued", "running", "runner:r1"),
         ("a", "running", "succeeded", "runner:r1"),
         (None, "running", "succeeded", "runner:r1"),
     ]
-    assert history[0]["reason"] == "submitted"
+    assert [h["reason"] for h in history[:2]] == ["submitted", "workflow started"]
     keys = [r["routing_key"] for r in await db.fetch("SELECT routing_key FROM outbox ORDER BY id")]
-    assert keys == [
-        "workflow.pending",
+    assert keys == [  # no workflow.pending: the submit started it, nobody needs to
         "workflow.running",
         "task.queued.noop",
         "task.running.noop",
@@ -226,7 +234,6 @@ async def routing_keys(db, task_id) -> list[str]:
 
 async def test_a_success_hands_one_freshly_queued_dependent_to_its_runner(db):
     wf = await submit(db, fan_out(3))
-    await db.fetchval(Q.start_workflow, wf, "coordinator")
     root = (await tasks_by_name(db, wf))["root"]
     assert await claim(db, root) is not None
 
@@ -238,8 +245,11 @@ async def test_a_success_hands_one_freshly_queued_dependent_to_its_runner(db):
     # The first leaf (by position) is claimed for r1 in the same transaction...
     assert handed["name"] == "leaf-000" and handed["attempt"] == 1
     assert (t["leaf-000"]["status"], t["leaf-000"]["runner_id"]) == ("running", "r1")
-    # ...and its queued event goes past the runners' queues; the others go to them.
-    assert await routing_keys(db, t["leaf-000"]["id"]) == ["task.queued.noop.claimed"]
+    # ...and its queued event is withdrawn (its running event says more); the others go to
+    # the runners' queues.
+    assert await routing_keys(db, t["leaf-000"]["id"]) == []
+    running = "SELECT count(*) FROM outbox WHERE task_id = $1 AND event_type = 'task.running'"
+    assert await db.fetchval(running, t["leaf-000"]["id"]) == 1
     for name in ("leaf-001", "leaf-002"):
         assert leaves[name]["status"] == "queued"
         assert await routing_keys(db, leaves[name]["id"]) == ["task.queued.noop"]

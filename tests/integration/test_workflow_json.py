@@ -9,7 +9,6 @@ from pydantic import TypeAdapter
 
 from laf_api.schemas import WorkflowOut
 from laf_api.store import workflows as store
-from laf_core.db.queries import Q
 from laf_core.testing.factories import task, workflow
 from tests.integration.test_api import signed, submit
 
@@ -44,7 +43,6 @@ async def test_the_unvalidated_answer_is_the_validated_one_byte_for_byte(client,
     created = await submit(client, document)
     workflow_id = created["id"]
     await assert_same_bytes(client, db, workflow_id)  # pending, nothing run
-    await db.fetchval(Q.start_workflow, uuid.UUID(workflow_id), "coordinator")
     tasks = {t["name"]: t["id"] for t in created["tasks"]}
     outputs = {"mass_mg": 25.013, "ok": True, "trace": [1, 2.5, None, {"k": "ü"}]}
     await report(client, tasks["weigh"], 1, "succeeded", outputs=outputs)

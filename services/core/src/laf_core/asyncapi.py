@@ -113,7 +113,7 @@ def broker() -> RabbitBroker:
         _queue(topology.COORDINATOR),
         events,
         title="coordinatorQueue",
-        description="laf-coordinator starts new workflows and retries failed attempts. "
+        description="laf-coordinator starts a workflow left pending and retries failed attempts. "
         + _bound(topology.COORDINATOR),
     )(_consumer(WorkflowEvent | TaskEvent))
     for queue in topology.runner_queues():

@@ -118,8 +118,9 @@ async def create_workflow(
     idempotency_key: str | None,
     policy: TaskPolicy | None = None,
 ) -> tuple[uuid.UUID, WorkflowOut | None]:
-    """Store the workflow and its tasks in one transaction. Returns its id and, when it
-    was created now (not an Idempotency-Key repeat), its view, built without re-reading.
+    """Store the workflow and its tasks and start it (its first tasks queued), in one
+    transaction. Returns its id and, when it was created now (not an Idempotency-Key
+    repeat), its view, built without re-reading.
     `policy` (the API's always) refuses code the administrator did not allow."""
     instruments = sorted({t.instrument for t in spec.tasks if t.instrument})
     document = spec.model_dump(mode="json", exclude_none=True)
@@ -195,6 +196,8 @@ async def _insert(
             for position, (task, retry) in enumerate(zip(spec.tasks, retries, strict=True))
         ]
         await conn.execute(Q.insert_tasks, workflow_id, task_rows)
+        started = await conn.fetch(Q.start_submitted, workflow_id, actor)
+    changed = {row["task_id"]: row for row in started if row["task_id"] is not None}
     tasks = [
         TaskOut(
             id=ids[task.name],
@@ -218,21 +221,27 @@ async def _insert(
         )
         for task, retry in zip(spec.tasks, retries, strict=True)
     ]
+    for n, view_of_task in enumerate(tasks):
+        if (row := changed.get(view_of_task.id)) is not None:  # the start queued it
+            tasks[n] = view_of_task.model_copy(update={key: row[key] for key in _STARTED})
     view = WorkflowOut(
         id=workflow_id,
         name=spec.name,
         description=spec.description,
         labels=spec.labels,
-        status="pending",
+        status="running" if started else "pending",
         created_by=actor,
         created_at=inserted["created_at"],
-        started_at=None,
+        started_at=started[0]["workflow_started_at"] if started else None,
         finished_at=None,
         progress=Progress(total=len(tasks), unfinished=len(tasks), failed=0),
         tasks=tasks,
         requires_approval=spec.requires_approval,
     )
     return workflow_id, view
+
+
+_STARTED = ("status", "attempt", "queued_at", "started_at", "runner_id")
 
 
 async def submit_workflow(

@@ -70,6 +70,9 @@ ORDER BY h.id LIMIT $3;
 -- name: start_workflow
 SELECT laf_start_workflow($1, $2);
 
+-- name: start_submitted
+SELECT * FROM laf_start_submitted($1, $2);
+
 -- name: claim_task
 SELECT task_id, workflow_id, name, executor, attempt, params, timeout_s, inputs, instrument
 FROM laf_claim_task($1, $2, $3);

@@ -116,6 +116,28 @@ BEGIN
 END
 $$;
 
+-- A workflow starts in the transaction that submits it, so its first tasks are one relay
+-- hop from their runners instead of two (the coordinator's start was the other). Its
+-- `workflow.pending` event only asked the coordinator to do that: it is withdrawn (live
+-- views get `workflow.running`; the history keeps both states). Returns the workflow's start
+-- and each task the start changed, for the submit's answer.
+CREATE OR REPLACE FUNCTION laf_start_submitted(p_workflow uuid, p_actor text)
+RETURNS TABLE (workflow_started_at timestamptz, task_id uuid, status text, attempt int,
+               queued_at timestamptz, started_at timestamptz, runner_id text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT laf_start_workflow(p_workflow, p_actor) THEN
+        RETURN;
+    END IF;
+    DELETE FROM outbox o
+    WHERE o.workflow_id = p_workflow AND o.task_id IS NULL AND o.event_type = 'workflow.pending';
+    RETURN QUERY
+    SELECT w.started_at, t.id, t.status, t.attempt, t.queued_at, t.started_at, t.runner_id
+    FROM workflows w LEFT JOIN tasks t ON t.workflow_id = w.id AND t.status <> 'pending'
+    WHERE w.id = p_workflow;
+END
+$$;
+
 -- A runner claims a queued attempt: accepted once per attempt, only while the
 -- workflow runs. Returns the task with its dependencies' outputs and its
 -- instrument, or no row when the claim is refused.
@@ -302,9 +324,9 @@ $$;
 -- executors it serves, with a slot free), one of the dependents this very transaction
 -- queued is claimed for it (looked up among the dependents, not the whole workflow:
 -- a wide fan-out would make every result scan all its queued tasks), and its queued event is
--- re-routed past the runners' queues (`task.queued.<executor>.claimed`: live views
--- still see it, no runner needs to), so the step skips the relay, the broker and a
--- claim's round trip. Returns the outcome and the claimed task (or NULL).
+-- withdrawn (no runner needs it, and the claim's `task.running` of this transaction tells
+-- live views more; the history keeps both states), so the step skips the relay, the
+-- broker and a claim's round trip, and the relay has one event fewer to publish. Returns the outcome and the claimed task (or NULL).
 CREATE OR REPLACE FUNCTION laf_finish_and_claim(p_task uuid, p_attempt int, p_outcome text,
                                 p_outputs jsonb, p_error text, p_actor text,
                                 p_outputs_sha256 text, p_executors text[], p_runner text,
@@ -326,7 +348,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    UPDATE outbox SET routing_key = routing_key || '.claimed'
+    DELETE FROM outbox
     WHERE task_id = v_next.id AND attempt = v_next.attempt AND event_type = 'task.queued';
     SELECT to_jsonb(c) INTO next FROM laf_claim_task(v_next.id, v_next.attempt, p_runner) c;
 END
