@@ -7,6 +7,7 @@ import asyncpg
 import pytest
 
 from laf_api.store import workflows as store
+from laf_core.contracts.states import FINAL_TASK_STATUSES
 from laf_core.contracts.workflow import WorkflowSpec
 from laf_core.db.queries import Q
 from laf_core.testing.concurrency import all_at_once
@@ -168,6 +169,38 @@ async def test_concurrent_results_of_a_fan_in_queue_the_join_exactly_once(db, da
     assert (join["status"], join["attempt"], join["deps_pending"]) == ("queued", 1, 0)
     await run_task(db, wf, "join")
     assert await status_of(db, wf) == "succeeded"
+
+
+@pytest.mark.parametrize("action", ["cancel_workflow", "pause_workflow"])
+async def test_results_racing_an_operator_action_leave_counters_that_match_the_tasks(
+    db, database_url, action
+):
+    """However twenty results and a cancel or a pause interleave, the workflow's counters
+    match its tasks and nothing starts in a cancelled or paused workflow (the guard for
+    any change to how results and operator actions lock the workflow's row)."""
+    wf = await submit(db, fan_out(40))
+    await run_task(db, wf, "root")
+    leaves = [r for n, r in (await tasks_by_name(db, wf)).items() if n.startswith("leaf-")]
+    for leaf in leaves:
+        assert await claim(db, leaf) is not None
+    calls = [lambda conn, leaf=leaf: finish(conn, leaf) for leaf in leaves[:20]]
+    calls.insert(10, lambda conn: conn.fetchval(getattr(Q, action), wf, "user:x", "race"))
+    outcomes = await all_at_once(database_url, calls)
+    assert outcomes.pop(10) == "ok"
+    assert set(outcomes) <= {"succeeded", "stale"}
+
+    t = await tasks_by_name(db, wf)
+    row = await db.fetchrow("SELECT * FROM workflows WHERE id = $1", wf)
+    assert row["tasks_unfinished"] == sum(
+        r["status"] not in FINAL_TASK_STATUSES for r in t.values()
+    )
+    assert sum(r["status"] == "succeeded" for r in t.values()) == 1 + outcomes.count("succeeded")
+    assert t["join"]["status"] in ("pending", "cancelled")  # never queued
+    if action == "cancel_workflow":
+        assert row["status"] == "cancelled" and row["tasks_unfinished"] == 0
+    else:  # paused: the running leaves finish, nothing new starts
+        assert row["status"] == "paused" and outcomes == ["succeeded"] * 20
+        assert row["tasks_unfinished"] == 21
 
 
 async def test_every_change_writes_history_and_an_outbox_event(db):
