@@ -197,7 +197,15 @@ async def _insert(
         ]
         await conn.execute(Q.insert_tasks, workflow_id, task_rows)
         started = await conn.fetch(Q.start_submitted, workflow_id, actor)
-    changed = {row["task_id"]: row for row in started if row["task_id"] is not None}
+    # A task's state as submitted, or as the start left it (queued, waiting, running).
+    pending: dict[str, Any] = dict(
+        status="pending", attempt=0, runner_id=None, queued_at=None, started_at=None
+    )
+    state = {
+        row["task_id"]: {key: row[key] for key in pending}
+        for row in started
+        if row["task_id"] is not None
+    }
     tasks = [
         TaskOut(
             id=ids[task.name],
@@ -206,24 +214,17 @@ async def _insert(
             instrument=task.instrument,
             params=task.params,
             depends_on=task.depends_on,
-            status="pending",
-            attempt=0,
+            **state.get(ids[task.name], pending),
             max_attempts=retry.max_attempts,
             timeout_s=task.timeout_s,
             retry_at=None,
             outputs=None,
             error=None,
-            runner_id=None,
-            queued_at=None,
-            started_at=None,
             finished_at=None,
             heartbeat_at=None,
         )
         for task, retry in zip(spec.tasks, retries, strict=True)
     ]
-    for n, view_of_task in enumerate(tasks):
-        if (row := changed.get(view_of_task.id)) is not None:  # the start queued it
-            tasks[n] = view_of_task.model_copy(update={key: row[key] for key in _STARTED})
     view = WorkflowOut(
         id=workflow_id,
         name=spec.name,
@@ -239,9 +240,6 @@ async def _insert(
         requires_approval=spec.requires_approval,
     )
     return workflow_id, view
-
-
-_STARTED = ("status", "attempt", "queued_at", "started_at", "runner_id")
 
 
 async def submit_workflow(

@@ -326,7 +326,8 @@ $$;
 -- a wide fan-out would make every result scan all its queued tasks), and its queued event is
 -- withdrawn (no runner needs it, and the claim's `task.running` of this transaction tells
 -- live views more; the history keeps both states), so the step skips the relay, the
--- broker and a claim's round trip, and the relay has one event fewer to publish. Returns the outcome and the claimed task (or NULL).
+-- broker and a claim's round trip, and the relay has one event fewer to publish.
+-- Returns the outcome and the claimed task (or NULL).
 CREATE OR REPLACE FUNCTION laf_finish_and_claim(p_task uuid, p_attempt int, p_outcome text,
                                 p_outputs jsonb, p_error text, p_actor text,
                                 p_outputs_sha256 text, p_executors text[], p_runner text,
