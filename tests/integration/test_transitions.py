@@ -298,3 +298,52 @@ async def test_a_success_hands_one_freshly_queued_dependent_to_its_runner(db):
     failed = await finish_and_claim(db, leaves["leaf-002"], outcome="failed")
     assert (failed["outcome"], failed["next"]) == ("retrying", None)
     assert (await tasks_by_name(db, wf))["join"]["status"] == "pending"
+
+
+
+READS = """SELECT relname, seq_scan, coalesce(idx_tup_fetch, 0) AS fetched
+           FROM pg_stat_xact_user_tables WHERE relname IN ('tasks', 'workflows', 'outbox')"""
+
+
+async def reads_of(conn, call) -> dict[str, tuple[int, int]]:
+    """(seq scans, rows fetched by index) of each table while `call` ran: counted in its
+    own transaction, so that no flush of the counts happens in between."""
+    async with conn.transaction():
+        before = {r["relname"]: r for r in await conn.fetch(READS)}
+        await call()
+        after = {r["relname"]: r for r in await conn.fetch(READS)}
+    zero = {"seq_scan": 0, "fetched": 0}
+    return {
+        name: (r["seq_scan"] - before.get(name, zero)["seq_scan"],
+               r["fetched"] - before.get(name, zero)["fetched"])
+        for name, r in after.items()
+    }  # fmt: skip
+
+
+async def test_a_wide_fan_outs_results_read_their_rows_by_key_whatever_the_plans(db):
+    """The plans a connection cached while the tables were small (and no statistics: this
+    machine's PostgreSQL runs without autovacuum) must not read every queued task, nor the
+    whole outbox, once a wide fan-out has queued 2,000: that made a 10,000-task fan-out
+    quadratic (12,000 buffers per claim)."""
+    async with db.acquire() as conn:
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        for width in (3, 3, 3, 2_000):  # plans cached first on the small workflows
+            spec = WorkflowSpec.model_validate(fan_out(width))
+            wf, _ = await store.create_workflow(conn, spec, "user:test", None)
+            t = await tasks_by_name(conn, wf)
+            assert await claim(conn, t["root"]) is not None
+            assert (await finish_and_claim(conn, t["root"]))["next"]["name"] == "leaf-000"
+            t = await tasks_by_name(conn, wf)
+
+            async def claimed(row=t["leaf-001"]) -> None:
+                assert await claim(conn, row) is not None
+
+            async def finished(row=t["leaf-000"]) -> None:
+                assert (await finish_and_claim(conn, row))["outcome"] == "succeeded"
+
+            for call in (claimed, finished):
+                reads = await reads_of(conn, call)
+                assert {name: seq for name, (seq, _) in reads.items()} == {
+                    "tasks": 0, "workflows": 0, "outbox": 0
+                }, reads  # fmt: skip
+                assert reads["tasks"][1] < 20, reads  # not the 1,998 queued leaves

@@ -212,10 +212,9 @@ SELECT min(retry_at) FROM tasks WHERE status = 'pending' AND retry_at IS NOT NUL
 -- The relay's batch, taken out in the relay's transaction (one round trip, not a select and
 -- a delete): locked so parallel relays take disjoint rows, and back if the publish fails
 -- (the transaction rolls back). RETURNING has no order: the relay sorts by id.
-DELETE FROM outbox
-WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
-RETURNING id, event_id, routing_key, event_type, workflow_id, task_id, attempt, data,
-          occurred_at, traceparent;
+SELECT id, event_id, routing_key, event_type, workflow_id, task_id, attempt, data, occurred_at,
+       traceparent
+FROM laf_take_outbox($1);
 
 -- name: outbox_backlog
 -- Events not yet published, and the age in seconds of the oldest. Cheap: the relay deletes

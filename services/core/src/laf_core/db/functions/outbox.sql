@@ -39,7 +39,7 @@ $$;
 -- INSERT (a fan-out that queues 50 tasks writes its 50 events at once). `p_extra`
 -- adds fields to each event's data. Returns how many.
 CREATE OR REPLACE FUNCTION laf_emit_task_events(p_ids uuid[], p_extra jsonb DEFAULT '{}')
-RETURNS int LANGUAGE plpgsql AS $$
+RETURNS int LANGUAGE plpgsql SET enable_seqscan = off AS $$  -- see transitions.sql's top
 DECLARE
     v_last bigint;
     v_count int;
@@ -127,6 +127,17 @@ BEGIN
     END IF;
     RETURN NULL;
 END
+$$;
+
+-- The relay's batch, deleted as it is taken (queries.sql: outbox_take). By key, whatever
+-- the statistics say: as a plain `IN (subquery)` its cached plan was a hash join over a seq
+-- scan of the outbox, which reads every page the table ever grew to (with autovacuum off,
+-- every row it ever held).
+CREATE OR REPLACE FUNCTION laf_take_outbox(p_limit int) RETURNS SETOF outbox LANGUAGE sql
+SET enable_seqscan = off AS $$
+    DELETE FROM outbox
+    WHERE id = ANY (ARRAY(SELECT id FROM outbox ORDER BY id LIMIT p_limit FOR UPDATE SKIP LOCKED))
+    RETURNING *;
 $$;
 
 CREATE OR REPLACE FUNCTION laf_history_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -2,6 +2,15 @@
 -- Transitions. Each is one guarded change, callable in one round trip.
 -- Lock order, always: workflow -> its tasks (by id) -> instruments (by id)
 -- -> waiting tasks of other workflows (SKIP LOCKED), so writers never deadlock.
+--
+-- Plans that hold whatever the statistics say. A plan cached while the tables were
+-- small stays cached until an ANALYZE (never, with autovacuum off), so:
+-- - one row is found by its id alone, its guards checked after: next to
+--   `status = 'queued'` the planner may take a status index and read every queued
+--   task (a 10,000-task fan-out: 12,000 buffers and 20 ms per claim, O(n^2) in all);
+-- - functions that look rows up by sets of ids run with enable_seqscan off: a
+--   seq scan is only ever right while a table is tiny, and its cached plan then
+--   read all of `tasks` for each transition once it had grown.
 -- ======================================================================
 
 -- Instruments: give free slots to waiting tasks, first come first served
@@ -48,7 +57,7 @@ $$;
 -- `p_ready_at` is the task's place in an instrument's line (default: now).
 -- The caller holds the workflow's lock and has checked that it is running.
 CREATE OR REPLACE FUNCTION laf_make_ready(p_ids uuid[], p_ready_at timestamptz DEFAULT NULL)
-RETURNS text[] LANGUAGE plpgsql AS $$
+RETURNS text[] LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
     v_instruments text[];
 BEGIN
@@ -80,7 +89,7 @@ $$;
 -- resume and when retries fall due. Caller holds the workflow lock.
 CREATE OR REPLACE FUNCTION laf_queue_ready(p_workflow uuid, p_actor text, p_reason text,
                                 p_ready_at timestamptz DEFAULT NULL)
-RETURNS int LANGUAGE plpgsql AS $$
+RETURNS int LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
     v_ids uuid[];
     v_waiting text[];
@@ -103,14 +112,15 @@ $$;
 CREATE OR REPLACE FUNCTION laf_start_workflow(p_workflow uuid, p_actor text) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
     v_submitted timestamptz;
+    v_status text;
 BEGIN
-    PERFORM laf_set_context(p_actor, 'workflow started');
-    UPDATE workflows SET status = 'running', started_at = clock_timestamp()
-    WHERE id = p_workflow AND status = 'pending'
-    RETURNING created_at INTO v_submitted;
-    IF NOT FOUND THEN
+    SELECT status, created_at INTO v_status, v_submitted FROM workflows
+    WHERE id = p_workflow FOR UPDATE;  -- by id alone (see the top)
+    IF v_status IS DISTINCT FROM 'pending' THEN
         RETURN false;
     END IF;
+    PERFORM laf_set_context(p_actor, 'workflow started');
+    UPDATE workflows SET status = 'running', started_at = clock_timestamp() WHERE id = p_workflow;
     PERFORM laf_queue_ready(p_workflow, p_actor, 'dependencies met', v_submitted);
     RETURN true;
 END
@@ -129,8 +139,8 @@ BEGIN
     IF NOT laf_start_workflow(p_workflow, p_actor) THEN
         RETURN;
     END IF;
-    DELETE FROM outbox o
-    WHERE o.workflow_id = p_workflow AND o.task_id IS NULL AND o.event_type = 'workflow.pending';
+    DELETE FROM outbox o  -- by outbox_workflow_pending, not a read of the whole outbox
+    WHERE o.workflow_id = p_workflow AND o.event_type = 'workflow.pending';
     RETURN QUERY
     SELECT w.started_at, t.id, t.status, t.attempt, t.queued_at, t.started_at, t.runner_id
     FROM workflows w LEFT JOIN tasks t ON t.workflow_id = w.id AND t.status <> 'pending'
@@ -144,22 +154,33 @@ $$;
 CREATE OR REPLACE FUNCTION laf_claim_task(p_task uuid, p_attempt int, p_runner text)
 RETURNS TABLE (task_id uuid, workflow_id uuid, name text, executor text, attempt int,
                params jsonb, timeout_s double precision, inputs jsonb, instrument jsonb)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
+DECLARE
+    t tasks%ROWTYPE;
 BEGIN
+    SELECT * INTO t FROM tasks WHERE id = p_task FOR UPDATE;  -- by id alone (see the top)
+    IF NOT FOUND OR t.attempt <> p_attempt OR t.status <> 'queued'
+       OR (SELECT w.status FROM workflows w WHERE w.id = t.workflow_id) IS DISTINCT FROM 'running'
+    THEN
+        RETURN;
+    END IF;
     PERFORM laf_set_context('runner:' || p_runner, 'claimed by runner');
     RETURN QUERY
     WITH claimed AS (
-        UPDATE tasks t
+        UPDATE tasks c
         SET status = 'running', started_at = clock_timestamp(), heartbeat_at = clock_timestamp(),
             runner_id = p_runner
-        WHERE t.id = p_task AND t.attempt = p_attempt AND t.status = 'queued'
-          AND EXISTS (SELECT 1 FROM workflows w WHERE w.id = t.workflow_id AND w.status = 'running')
-        RETURNING t.id, t.workflow_id, t.name, t.executor, t.attempt, t.params, t.timeout_s,
-                  t.depends_on, t.instrument
+        WHERE c.id = p_task
+        RETURNING c.id, c.workflow_id, c.name, c.executor, c.attempt, c.params, c.timeout_s,
+                  c.depends_on, c.instrument
     )
     SELECT c.id, c.workflow_id, c.name, c.executor, c.attempt, c.params, c.timeout_s,
            (SELECT coalesce(jsonb_object_agg(d.name, coalesce(d.outputs, '{}'::jsonb)), '{}'::jsonb)
-            FROM tasks d WHERE d.workflow_id = c.workflow_id AND d.name = ANY (c.depends_on)),
+            FROM unnest(c.depends_on) AS dep(name)
+            -- each by its key (OFFSET 0 keeps it so), not all the workflow's tasks
+            CROSS JOIN LATERAL (SELECT x.name, x.outputs FROM tasks x
+                                WHERE x.workflow_id = c.workflow_id AND x.name = dep.name
+                                OFFSET 0) d),
            (SELECT jsonb_build_object('id', i.id, 'kind', i.kind, 'endpoint', i.endpoint,
                                       'status', i.status)
             FROM instruments i WHERE i.id = c.instrument)
@@ -171,7 +192,7 @@ $$;
 -- one dependency fewer for each; those at zero start if the workflow runs (a
 -- paused one starts them on resume). Returns the instruments to grant.
 CREATE OR REPLACE FUNCTION laf_release_dependents(p_dependents uuid[], p_actor text)
-RETURNS text[] LANGUAGE plpgsql AS $$
+RETURNS text[] LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
     v_ready uuid[];
 BEGIN
@@ -186,15 +207,16 @@ BEGIN
         RETURNING t.id, t.deps_pending, t.workflow_id
     )
     SELECT array_agg(r.id) INTO v_ready
-    FROM released r JOIN workflows w ON w.id = r.workflow_id
-    WHERE r.deps_pending = 0 AND w.status = 'running';
+    FROM released r  -- the workflow by id alone (see the top)
+    WHERE r.deps_pending = 0
+      AND (SELECT w.status FROM workflows w WHERE w.id = r.workflow_id) = 'running';
     RETURN laf_make_ready(coalesce(v_ready, '{}'));
 END
 $$;
 
 -- A task failed for good: everything downstream of it is skipped. Returns how many.
 CREATE OR REPLACE FUNCTION laf_skip_downstream(p_name text, p_dependents uuid[], p_actor text)
-RETURNS int LANGUAGE plpgsql AS $$
+RETURNS int LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
     v_count int;
 BEGIN
@@ -260,9 +282,8 @@ BEGIN
         RETURN 'stale';
     END IF;
     PERFORM 1 FROM workflows WHERE id = v_workflow FOR UPDATE;
-    SELECT * INTO t FROM tasks
-    WHERE id = p_task AND attempt = p_attempt AND status = 'running' FOR UPDATE;
-    IF NOT FOUND THEN
+    SELECT * INTO t FROM tasks WHERE id = p_task FOR UPDATE;  -- by id alone (see the top)
+    IF NOT FOUND OR t.attempt <> p_attempt OR t.status <> 'running' THEN
         RETURN 'stale';
     END IF;
 
@@ -310,8 +331,8 @@ BEGIN
         SELECT DISTINCT t.workflow_id FROM tasks t JOIN workflows w ON w.id = t.workflow_id
         WHERE t.status = 'pending' AND t.retry_at <= clock_timestamp() AND w.status = 'running'
     LOOP
-        PERFORM 1 FROM workflows WHERE id = v_workflow AND status = 'running' FOR UPDATE;
-        IF FOUND THEN
+        -- by id alone (see the top)
+        IF (SELECT status FROM workflows WHERE id = v_workflow FOR UPDATE) = 'running' THEN
             v_count := v_count + laf_queue_ready(v_workflow, p_actor, 'retry backoff elapsed');
         END IF;
     END LOOP;
@@ -332,7 +353,7 @@ CREATE OR REPLACE FUNCTION laf_finish_and_claim(p_task uuid, p_attempt int, p_ou
                                 p_outputs jsonb, p_error text, p_actor text,
                                 p_outputs_sha256 text, p_executors text[], p_runner text,
                                 OUT outcome text, OUT next jsonb)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
     v_next tasks%ROWTYPE;
 BEGIN
@@ -341,15 +362,18 @@ BEGIN
     IF outcome <> 'succeeded' OR coalesce(cardinality(p_executors), 0) = 0 THEN
         RETURN;
     END IF;
-    SELECT t.* INTO v_next FROM tasks t
-    WHERE t.id = ANY ((SELECT dependents FROM tasks WHERE id = p_task)::uuid[])
-      AND t.status = 'queued' AND t.executor = ANY (p_executors)
-      AND t.xmin = pg_current_xact_id()::xid  -- queued just now, by this result
+    SELECT t.* INTO v_next
+    FROM unnest((SELECT dependents FROM tasks WHERE id = p_task)) AS d(id)
+    -- each dependent by id alone (OFFSET 0 keeps it so; see the top), queued just now by
+    -- this result
+    CROSS JOIN LATERAL (SELECT * FROM tasks x
+                        WHERE x.id = d.id AND x.xmin = pg_current_xact_id()::xid OFFSET 0) t
+    WHERE t.status = 'queued' AND t.executor = ANY (p_executors)
     ORDER BY t.position LIMIT 1;
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    DELETE FROM outbox
+    DELETE FROM outbox  -- by outbox_task_queued, not a read of the whole outbox
     WHERE task_id = v_next.id AND attempt = v_next.attempt AND event_type = 'task.queued';
     SELECT to_jsonb(c) INTO next FROM laf_claim_task(v_next.id, v_next.attempt, p_runner) c;
 END
