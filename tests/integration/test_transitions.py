@@ -347,3 +347,4 @@ async def test_a_wide_fan_outs_results_read_their_rows_by_key_whatever_the_plans
                     "tasks": 0, "workflows": 0, "outbox": 0
                 }, reads  # fmt: skip
                 assert reads["tasks"][1] < 20, reads  # not the 1,998 queued leaves
+        await conn.execute("RESET plan_cache_mode")  # the pool keeps sessions as they are

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import logging
 import os
 import uuid
@@ -165,7 +166,10 @@ def shutdown_tracing() -> None:
         provider.shutdown()
 
 
+@functools.cache
 def tracer() -> trace.Tracer:
+    """LAF's tracer, made once: a proxy that uses the provider set at start-up (no-op until
+    then), where `trace.get_tracer` reads the environment and builds one on every call."""
     return trace.get_tracer(TRACER)
 
 

