@@ -495,7 +495,8 @@ export interface paths {
         put?: never;
         /**
          * Submit Workflow
-         * @description Validate a workflow document and store it; the coordinator starts it.
+         * @description Validate a workflow document, store it and start it: its first tasks are queued in
+         *     the same transaction.
          */
         post: operations["submit_workflow_api_workflows_post"];
         delete?: never;

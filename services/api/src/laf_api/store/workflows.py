@@ -207,25 +207,27 @@ async def _insert(
         for row in started
         if row["task_id"] is not None
     }
-    tasks = [
-        TaskOut(
-            id=ids[task.name],
-            name=task.name,
-            executor=task.executor,
-            instrument=task.instrument,
-            params=task.params,
-            depends_on=task.depends_on,
-            **state.get(ids[task.name], pending),
-            max_attempts=retry.max_attempts,
-            timeout_s=task.timeout_s,
-            retry_at=None,
-            outputs=None,
-            error=None,
-            finished_at=None,
-            heartbeat_at=None,
-        )
-        for task, retry in zip(spec.tasks, retries, strict=True)
-    ]
+    tasks = _TASKS.validate_python(  # in one validation, as get_workflow: not a model each
+        [
+            {
+                "id": ids[task.name],
+                "name": task.name,
+                "executor": task.executor,
+                "instrument": task.instrument,
+                "params": task.params,
+                "depends_on": task.depends_on,
+                **state.get(ids[task.name], pending),
+                "max_attempts": retry.max_attempts,
+                "timeout_s": task.timeout_s,
+                "retry_at": None,
+                "outputs": None,
+                "error": None,
+                "finished_at": None,
+                "heartbeat_at": None,
+            }
+            for task, retry in zip(spec.tasks, retries, strict=True)
+        ]
+    )
     view = WorkflowOut(
         id=workflow_id,
         name=spec.name,

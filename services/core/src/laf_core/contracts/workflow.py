@@ -32,7 +32,7 @@ _FUNCTION_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 class RetryPolicy(BaseModel):
     """Automatic retries: attempt n waits backoff_s * 2**(n-1), capped, with jitter."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)  # defaults are shared (below)
 
     max_attempts: Annotated[int, Field(ge=1, le=50), WHOLE_NUMBER] = Field(
         3, description="Attempts in all, the first included."
@@ -80,7 +80,12 @@ class TaskSpec(BaseModel):
         if self.retry is not None:
             return self.retry
         physical = self.instrument is not None or self.executor in OPERATOR_EXECUTORS
-        return RetryPolicy(max_attempts=1 if physical else 3)
+        return _NO_RETRY if physical else _THREE_ATTEMPTS
+
+
+# Made once: a 10,000-task submit built one per task (0.2 s of its 1.2 s).
+_NO_RETRY = RetryPolicy(max_attempts=1)
+_THREE_ATTEMPTS = RetryPolicy(max_attempts=3)
 
 
 def executor_params_problem(executor: str, params: dict[str, Any]) -> str | None:
