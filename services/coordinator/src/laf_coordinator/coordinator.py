@@ -1,11 +1,12 @@
-"""The coordinator: starts workflows and owns what needs time or judgement.
+"""The coordinator: owns what needs time or judgement.
 
 It starts a workflow left pending (the API starts each in its submit's
 transaction; `workflow.pending` comes only from another writer), fires retry
 timers when a failed attempt's backoff has passed, keeps the dead letters, and
-reconciles every sweep_s (DESIGN rule 5): a workflow left pending, a retry whose event was lost, an
-attempt past its timeout or whose runner stopped heartbeating, a queued task
-whose message is gone, an instrument slot nobody handed on. Every action is a
+reconciles every sweep_s (DESIGN rule 5): a workflow left pending, a retry whose
+event was lost, an attempt past its timeout or whose runner stopped
+heartbeating, a queued task whose message is gone, an instrument slot nobody
+handed on. Every action is a
 guarded SQL transition, so several coordinators, or an event handled twice,
 change nothing.
 """

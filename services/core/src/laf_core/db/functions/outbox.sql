@@ -132,12 +132,16 @@ $$;
 -- The relay's batch, deleted as it is taken (queries.sql: outbox_take). By key, whatever
 -- the statistics say: as a plain `IN (subquery)` its cached plan was a hash join over a seq
 -- scan of the outbox, which reads every page the table ever grew to (with autovacuum off,
--- every row it ever held).
-CREATE OR REPLACE FUNCTION laf_take_outbox(p_limit int) RETURNS SETOF outbox LANGUAGE sql
+-- every row it ever held). PL/pgSQL, so its plan is cached (a SQL function's is made anew
+-- on every call).
+CREATE OR REPLACE FUNCTION laf_take_outbox(p_limit int) RETURNS SETOF outbox LANGUAGE plpgsql
 SET enable_seqscan = off AS $$
+BEGIN
+    RETURN QUERY
     DELETE FROM outbox
     WHERE id = ANY (ARRAY(SELECT id FROM outbox ORDER BY id LIMIT p_limit FOR UPDATE SKIP LOCKED))
     RETURNING *;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION laf_history_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -156,11 +156,14 @@ RETURNS TABLE (task_id uuid, workflow_id uuid, name text, executor text, attempt
                params jsonb, timeout_s double precision, inputs jsonb, instrument jsonb)
 LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
-    t tasks%ROWTYPE;
+    v_attempt int;
+    v_status text;
+    v_workflow uuid;
 BEGIN
-    SELECT * INTO t FROM tasks WHERE id = p_task FOR UPDATE;  -- by id alone (see the top)
-    IF NOT FOUND OR t.attempt <> p_attempt OR t.status <> 'queued'
-       OR (SELECT w.status FROM workflows w WHERE w.id = t.workflow_id) IS DISTINCT FROM 'running'
+    SELECT t.attempt, t.status, t.workflow_id INTO v_attempt, v_status, v_workflow
+    FROM tasks t WHERE t.id = p_task FOR UPDATE;  -- by id alone (see the top)
+    IF NOT FOUND OR v_attempt <> p_attempt OR v_status <> 'queued'
+       OR (SELECT w.status FROM workflows w WHERE w.id = v_workflow) IS DISTINCT FROM 'running'
     THEN
         RETURN;
     END IF;
