@@ -39,12 +39,13 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def postgres_cpu_s() -> float:
+def server_cpu_s(comm: str) -> float:
+    """CPU seconds of every process named `comm` (postgres, beam.smp: RabbitMQ)."""
     total = 0.0
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if (entry / "comm").read_text().strip() in ("postgres", "beam.smp"):
+                if (entry / "comm").read_text().strip() == comm:
                     total += cpu_s(int(entry.name))
             except OSError:
                 pass
@@ -93,7 +94,8 @@ async def main(args: argparse.Namespace) -> None:
                 await wait(db, [warm])
                 pids = {name: p.popen.pid for name, p in stack.processes.items()}
                 before = {name: cpu_s(pid) for name, pid in pids.items()}
-                before["postgres+rabbitmq"] = postgres_cpu_s()
+                before["postgres"] = server_cpu_s("postgres")
+                before["rabbitmq"] = server_cpu_s("beam.smp")
                 started = time.monotonic()
                 spies = {} if args.no_spy else {
                     name: subprocess.Popen(
@@ -126,7 +128,8 @@ async def main(args: argparse.Namespace) -> None:
                 if args.pg_functions:
                     await pg_functions(db, args.top)
                 after = {name: cpu_s(pid) for name, pid in pids.items()}
-                after["postgres+rabbitmq"] = postgres_cpu_s()
+                after["postgres"] = server_cpu_s("postgres")
+                after["rabbitmq"] = server_cpu_s("beam.smp")
                 steps = args.chains * args.length + args.fanout * 10 + (args.wide + 2 if args.wide else 0)
                 print(f"{steps} tasks in {wall:.2f} s ({1000 * wall / steps:.2f} ms each)")
                 for name in after:

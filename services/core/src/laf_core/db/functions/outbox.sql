@@ -15,9 +15,14 @@ $$;
 CREATE OR REPLACE FUNCTION laf_traceparent() RETURNS text LANGUAGE sql STABLE AS $$
     SELECT nullif(current_setting('laf.traceparent', true), '')
 $$;
-CREATE OR REPLACE FUNCTION laf_set_context(p_actor text, p_reason text) RETURNS void LANGUAGE sql AS $$
-    SELECT set_config('laf.actor', coalesce(p_actor, ''), true),
-           set_config('laf.reason', coalesce(p_reason, ''), true)
+-- PL/pgSQL, so its statement is planned once per session: as a SQL function (which
+-- cannot be inlined: it returns void) it was planned on each of a step's four calls.
+CREATE OR REPLACE FUNCTION laf_set_context(p_actor text, p_reason text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('laf.actor', coalesce(p_actor, ''), true),
+            set_config('laf.reason', coalesce(p_reason, ''), true);
+END
 $$;
 
 CREATE OR REPLACE FUNCTION laf_workflow_changed() RETURNS trigger LANGUAGE plpgsql AS $$
