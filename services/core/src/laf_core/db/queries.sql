@@ -363,3 +363,99 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9);
 
 -- name: full_name_of
 SELECT coalesce(nullif(full_name, ''), name) FROM users WHERE name = $1;
+
+-- name: workflow_view
+-- GET /api/workflows/{id} in one query and one snapshot (store/workflows.py workflow_json):
+-- the workflow's row, its tasks already as the JSON array the API sends, and once it
+-- finished ($2: the final statuses) the canonical JSON its results hash is taken of.
+-- Built here, a 10,000-task workflow has no row decoded and encoded again in Python.
+-- The text is what pydantic writes, byte for byte (tests/integration/test_workflow_json.py):
+--  - TaskOut's fields in its order, each task's finished attempts as AttemptOut's, ordered
+--    as get_attempts orders them; the results as signatures.results_of and canonical_json
+--    (keys sorted, task names in code point order = UTF-8 byte order, COLLATE "C");
+--  - strings through to_json, which escapes as pydantic and json.dumps do;
+--  - timestamps by laf_json_time (functions/views.sql);
+--  - timeout_s with ".0" when whole: PostgreSQL prints floats shortest, as pydantic, and
+--    in positional notation between 1e-4 and 1e15.
+-- A params or outputs other than {} or NULL is left to Python (its numbers would not print
+-- the same): a \x01 byte holds its place, a byte the text never holds otherwise (to_json
+-- escapes control characters), and the values follow in order: task_values (per task, an
+-- array of its params then outputs), results_values. `plain` is false when a value is
+-- outside what this formats exactly; the caller then reads the rows instead.
+SELECT w.id, w.name, w.description, w.labels, w.status, w.created_by, w.created_at,
+       w.started_at, w.finished_at, w.tasks_total, w.tasks_unfinished, w.tasks_failed,
+       w.requires_approval, v.tasks_json, v.task_values, v.results, v.results_values, v.plain
+FROM workflows w
+CROSS JOIN LATERAL (
+    SELECT convert_to('[' || coalesce(string_agg(concat(
+               '{"id":"', t.id,
+               '","name":', to_json(t.name),
+               ',"executor":', to_json(t.executor),
+               ',"instrument":', coalesce(to_json(t.instrument)::text, 'null'),
+               ',"params":', CASE WHEN t.params = '{}' THEN '{}' ELSE E'\x01' END,
+               ',"depends_on":', to_json(t.depends_on),
+               ',"status":', to_json(t.status),
+               ',"attempt":', t.attempt,
+               ',"max_attempts":', t.max_attempts,
+               ',"timeout_s":', CASE WHEN t.timeout_s IS NULL THEN 'null'
+                                     WHEN t.timeout_s::text LIKE '%.%' THEN t.timeout_s::text
+                                     ELSE t.timeout_s::text || '.0' END,
+               ',"retry_at":', laf_json_time(t.retry_at),
+               ',"outputs":', CASE WHEN t.outputs IS NULL THEN 'null'
+                                   WHEN t.outputs = '{}' THEN '{}' ELSE E'\x01' END,
+               ',"error":', coalesce(to_json(t.error)::text, 'null'),
+               ',"runner_id":', coalesce(to_json(t.runner_id)::text, 'null'),
+               ',"queued_at":', laf_json_time(t.queued_at),
+               ',"started_at":', laf_json_time(t.started_at),
+               ',"finished_at":', laf_json_time(t.finished_at),
+               ',"heartbeat_at":', laf_json_time(t.heartbeat_at),
+               ',"attempts":[', a.json, ']}'),
+               ',' ORDER BY t.position), '') || ']', 'UTF8') AS tasks_json,
+           jsonb_agg(CASE WHEN t.params = '{}' THEN '[]' ELSE jsonb_build_array(t.params) END
+                     || CASE WHEN t.outputs IS NULL OR t.outputs = '{}' THEN '[]'
+                             ELSE jsonb_build_array(t.outputs) END
+                     ORDER BY t.position)
+               FILTER (WHERE t.params <> '{}' OR t.outputs <> '{}') AS task_values,
+           convert_to('{' || coalesce(string_agg(concat(
+               to_json(t.name),
+               ':{"attempts":[', a.signed,
+               '],"outputs":', CASE WHEN t.outputs IS NULL THEN 'null'
+                                    WHEN t.outputs = '{}' THEN '{}' ELSE E'\x01' END,
+               ',"status":', to_json(t.status), '}'),
+               ',' ORDER BY t.name COLLATE "C")
+               FILTER (WHERE w.status = ANY ($2::text[])), '') || '}', 'UTF8') AS results,
+           jsonb_agg(t.outputs ORDER BY t.name COLLATE "C")
+               FILTER (WHERE t.outputs <> '{}' AND w.status = ANY ($2::text[])) AS results_values,
+           current_setting('extra_float_digits')::int > 0  -- floats print shortest
+           AND coalesce(bool_and(
+               (t.timeout_s IS NULL OR t.timeout_s >= 1e-4 AND t.timeout_s < 1e15)
+               AND least(t.retry_at, t.queued_at, t.started_at, t.finished_at, t.heartbeat_at,
+                         a.earliest) >= '0001-01-01 00:00:00+00'  -- finite, and years
+               AND greatest(t.retry_at, t.queued_at, t.started_at, t.finished_at, t.heartbeat_at,
+                            a.latest) < '10000-01-01 00:00:00+00'), true) AS plain  -- of 4 digits
+    FROM tasks t
+    LEFT JOIN (
+        SELECT a.task_id,
+               string_agg(concat(
+                   '{"attempt":', a.attempt,
+                   ',"status":', to_json(a.status),
+                   ',"runner_id":', coalesce(to_json(a.runner_id)::text, 'null'),
+                   ',"error":', coalesce(to_json(a.error)::text, 'null'),
+                   ',"queued_at":', laf_json_time(a.queued_at),
+                   ',"started_at":', laf_json_time(a.started_at),
+                   ',"finished_at":', laf_json_time(a.finished_at), '}'),
+                   ',' ORDER BY a.finished_at, a.attempt) AS json,
+               string_agg(concat(
+                   '{"attempt":', a.attempt,
+                   ',"outputs_sha256":', coalesce(to_json(a.outputs_sha256)::text, 'null'),
+                   ',"status":', to_json(a.status), '}'),
+                   ',' ORDER BY a.attempt) AS signed,
+               min(least(a.queued_at, a.started_at, a.finished_at)) AS earliest,
+               max(greatest(a.queued_at, a.started_at, a.finished_at)) AS latest
+        FROM task_attempts a JOIN tasks t ON t.id = a.task_id
+        WHERE t.workflow_id = $1
+        GROUP BY a.task_id
+    ) a ON a.task_id = t.id
+    WHERE t.workflow_id = w.id
+) v
+WHERE w.id = $1;
