@@ -3,7 +3,12 @@
 import json
 import uuid
 
+import pytest
+
+from laf_api.errors import Unacceptable
+from laf_api.store.workflows import ServedExecutors
 from laf_core import signing
+from laf_core.contracts.workflow import WorkflowSpec
 from laf_core.task_tokens import task_token
 from laf_core.testing.factories import task, workflow
 from laf_core.testing.infra import TEST_RUNNER_TOKEN
@@ -106,3 +111,22 @@ async def test_a_pod_reports_its_own_result_with_its_attempt_token(client, db):
     assert fetched["tasks"][0]["outputs"] == {"peaks": 3}
     history = (await client.get(f"/api/workflows/{workflow_id}/history")).json()
     assert history[-2]["actor"] == f"pod:{task_id}/1" and history[-2]["to_status"] == "succeeded"
+
+
+async def test_an_accepting_answer_is_reused_for_a_second_a_refusing_one_never(client, db):
+    served = ServedExecutors()
+    noop_only = WorkflowSpec.model_validate(workflow(task("a")))
+    await announce(client, "r-1", "noop")
+    async with db.acquire() as conn:
+        await served.check(conn, noop_only, 300)
+        # r-1 goes quiet and r-2 serves python only: a fresh read would refuse `noop` ...
+        await conn.execute("UPDATE runners SET heartbeat_at = now() - interval '1 hour'")
+        await announce(client, "r-2", "python")
+        await served.check(conn, noop_only, 300)  # ... the accepting answer is a second old
+        served.FRESH_S = 0.0  # (the second has passed)
+        with pytest.raises(Unacceptable, match="serve python"):
+            await served.check(conn, noop_only, 300)
+        # a refusal is never reused: a runner that announced itself counts at once
+        served.FRESH_S = ServedExecutors.FRESH_S
+        await announce(client, "r-3", "noop")
+        await served.check(conn, noop_only, 300)

@@ -107,6 +107,19 @@ async def test_a_database_built_from_scratch_equals_one_migrated_from_the_old_00
     assert "laf_emit_task_events(uuid[],jsonb)" in dict(fresh["functions"])
 
 
+# How the API stored a workflow's tasks then (before laf_submit_workflow).
+OLD_INSERT_TASKS = """
+INSERT INTO tasks (id, workflow_id, position, name, executor, instrument, params, depends_on,
+                   dependents, deps_pending, max_attempts, backoff_s, max_backoff_s, timeout_s)
+SELECT t.id, $1, t.position, t.name, t.executor, t.instrument, coalesce(t.params, '{}'),
+       ARRAY(SELECT jsonb_array_elements_text(t.depends_on)),
+       ARRAY(SELECT jsonb_array_elements_text(t.dependents))::uuid[],
+       jsonb_array_length(t.depends_on), t.max_attempts, t.backoff_s, t.max_backoff_s, t.timeout_s
+FROM jsonb_to_recordset($2::jsonb) AS t(id uuid, position int, name text, executor text,
+     instrument text, params jsonb, depends_on jsonb, dependents jsonb, max_attempts int,
+     backoff_s float8, max_backoff_s float8, timeout_s float8)"""
+
+
 async def submit_the_old_way(conn, spec: WorkflowSpec) -> uuid.UUID:
     """A workflow as the release of the old 0001 stored it (before later columns)."""
     wf, ids = uuid.uuid4(), {t.name: uuid.uuid4() for t in spec.tasks}
@@ -125,7 +138,7 @@ async def submit_the_old_way(conn, spec: WorkflowSpec) -> uuid.UUID:
              "backoff_s": 1.0, "max_backoff_s": 1.0, "timeout_s": None}
             for i, t in enumerate(spec.tasks)
         ]  # fmt: skip
-        await conn.execute(Q.insert_tasks, wf, rows)
+        await conn.execute(OLD_INSERT_TASKS, wf, rows)
     return wf
 
 

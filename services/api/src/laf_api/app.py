@@ -44,6 +44,7 @@ from laf_api.routes import (
 )
 from laf_api.routes import audit as audit_routes
 from laf_api.settings import ApiSettings, OidcSettings
+from laf_api.store import workflows as workflows_store
 from laf_core.aio import sleep
 from laf_core.contracts.states import EXECUTORS
 from laf_core.db.pool import create_pool_retrying
@@ -208,6 +209,7 @@ def create_app(
     app.state.pool = None
     app.state.report_pool = None  # webhooks' own; the main pool serves them until it exists
     app.state.replays = ReplayCache(settings.signature_window_s)
+    app.state.served_executors = workflows_store.ServedExecutors()
     app.state.event_streams = events.StreamCount()
     app.state.metrics = Metrics("laf_api")
     app.state.live = LiveEvents(common.amqp_url)

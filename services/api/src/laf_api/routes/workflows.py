@@ -90,6 +90,7 @@ async def submit_workflow(
             actor=caller.actor,
             idempotency_key=idempotency_key,
             runner_liveness_s=settings.runner_liveness_s,
+            served=request.app.state.served_executors,
             policy=request.app.state.policy,
         )
     response.headers["traceparent"] = traceparent(workflow.id)

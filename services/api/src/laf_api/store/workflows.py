@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import math
+import time
 import uuid
 from collections import defaultdict
 from datetime import datetime
@@ -99,13 +101,32 @@ def unserved_executor(spec: WorkflowSpec, live_runners: int, served: set[str]) -
     return None
 
 
-async def check_executors_served(conn: Connection, spec: WorkflowSpec, liveness_s: float) -> None:
-    """Raise Unacceptable for a task whose executor no runner heard from lately serves."""
-    row = await conn.fetchrow(Q.served_executors, liveness_s)
-    assert row is not None  # an aggregate: always one row
-    problem = unserved_executor(spec, row["runners"], set(row["executors"]))
-    if problem:
-        raise Unacceptable(problem)
+class ServedExecutors:
+    """What the runners heard from lately serve (LAF_API_RUNNER_LIVENESS_S), for refusing a
+    task no runner would take. An answer that accepts the workflow is reused for up to a
+    second (a round trip less for most submits, within a 300 s window by default); one
+    that would refuse it is always read afresh, so a runner that just announced itself
+    is never refused from a stale answer."""
+
+    FRESH_S = 1.0
+
+    def __init__(self) -> None:
+        self._read_at = -math.inf
+        self._runners = 0
+        self._served: set[str] = set()
+
+    async def check(self, conn: Connection, spec: WorkflowSpec, liveness_s: float) -> None:
+        """Raise Unacceptable for a task whose executor no runner heard from lately serves."""
+        fresh = time.monotonic() - self._read_at < self.FRESH_S
+        if fresh and unserved_executor(spec, self._runners, self._served) is None:
+            return
+        row = await conn.fetchrow(Q.served_executors, liveness_s)
+        assert row is not None  # an aggregate: always one row
+        self._runners, self._served = row["runners"], set(row["executors"])
+        self._read_at = time.monotonic()
+        problem = unserved_executor(spec, self._runners, self._served)
+        if problem:
+            raise Unacceptable(problem)
 
 
 def document_sha256(document: dict[str, Any]) -> str:
@@ -155,50 +176,45 @@ async def _insert(
         )
     if policy is not None:
         check_policy(spec, policy, {r["id"]: r["endpoint"] for r in rows})
-    async with conn.transaction():
-        await telemetry.stamp(conn)  # its events are children of `laf.submit`
-        await conn.execute(Q.set_context, actor, "submitted")
-        inserted = await conn.fetchrow(
-            Q.insert_workflow,
-            workflow_id,
-            spec.name,
-            spec.description,
-            spec.labels,
-            document,
-            document_sha256(document),
-            idempotency_key,
-            len(spec.tasks),
-            actor,
-            spec.requires_approval,
-        )
-        if inserted is None:  # this caller used the same Idempotency-Key before
-            earlier = await conn.fetchrow(Q.workflow_by_idempotency_key, actor, idempotency_key)
-            assert earlier is not None  # the conflict that stopped the insert
-            if earlier["document_sha256"] != document_sha256(document):
-                raise Refused(
-                    f"Idempotency-Key {idempotency_key!r} was used for another document "
-                    f"(workflow {earlier['id']}); use a new key for a new workflow"
-                )
-            return earlier["id"], None
-        task_rows = [
-            {
-                "id": str(ids[task.name]),
-                "position": position,
-                "name": task.name,
-                "executor": task.executor,
-                "instrument": task.instrument,
-                "params": task.params,
-                "depends_on": task.depends_on,
-                "dependents": [str(ids[d]) for d in waiting_for_me[task.name]],
-                "max_attempts": retry.max_attempts,
-                "backoff_s": retry.backoff_s,
-                "max_backoff_s": retry.max_backoff_s,
-                "timeout_s": task.timeout_s,
-            }
-            for position, (task, retry) in enumerate(zip(spec.tasks, retries, strict=True))
-        ]
-        await conn.execute(Q.insert_tasks, workflow_id, task_rows)
-        started = await conn.fetch(Q.start_submitted, workflow_id, actor)
+    task_rows = [
+        {
+            "id": str(ids[task.name]),
+            "position": position,
+            "name": task.name,
+            "executor": task.executor,
+            "instrument": task.instrument,
+            "params": task.params,
+            "depends_on": task.depends_on,
+            "dependents": [str(ids[d]) for d in waiting_for_me[task.name]],
+            "max_attempts": retry.max_attempts,
+            "backoff_s": retry.backoff_s,
+            "max_backoff_s": retry.max_backoff_s,
+            "timeout_s": task.timeout_s,
+        }
+        for position, (task, retry) in enumerate(zip(spec.tasks, retries, strict=True))
+    ]
+    await telemetry.stamp(conn)  # its events are children of `laf.submit`
+    started = await conn.fetch(  # stored and started in one round trip
+        Q.submit_workflow,
+        workflow_id,
+        spec.name,
+        spec.description,
+        spec.labels,
+        document,
+        document_sha256(document),
+        idempotency_key,
+        actor,
+        spec.requires_approval,
+        task_rows,
+    )
+    first = started[0]
+    if first["earlier_id"] is not None:  # this caller used the same Idempotency-Key before
+        if first["earlier_sha256"] != document_sha256(document):
+            raise Refused(
+                f"Idempotency-Key {idempotency_key!r} was used for another document "
+                f"(workflow {first['earlier_id']}); use a new key for a new workflow"
+            )
+        return first["earlier_id"], None
     # A task's state as submitted, or as the start left it (queued, waiting, running).
     pending: dict[str, Any] = dict(
         status="pending", attempt=0, runner_id=None, queued_at=None, started_at=None
@@ -234,10 +250,10 @@ async def _insert(
         name=spec.name,
         description=spec.description,
         labels=spec.labels,
-        status="running" if started else "pending",
+        status="running" if first["workflow_started_at"] else "pending",
         created_by=actor,
-        created_at=inserted["created_at"],
-        started_at=started[0]["workflow_started_at"] if started else None,
+        created_at=first["created_at"],
+        started_at=first["workflow_started_at"],
         finished_at=None,
         progress=Progress(total=len(tasks), unfinished=len(tasks), failed=0),
         tasks=tasks,
@@ -253,11 +269,12 @@ async def submit_workflow(
     actor: str,
     idempotency_key: str | None,
     runner_liveness_s: float,
+    served: ServedExecutors,
     policy: TaskPolicy,
 ) -> tuple[WorkflowOut, bool]:
     """A submitted workflow, stored; True when created now, False for the workflow an
     earlier request with the same Idempotency-Key created."""
-    await check_executors_served(conn, spec, runner_liveness_s)
+    await served.check(conn, spec, runner_liveness_s)
     workflow_id, created = await create_workflow(conn, spec, actor, idempotency_key, policy)
     if created is not None:
         return created, True

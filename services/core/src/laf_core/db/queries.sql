@@ -1,30 +1,11 @@
 -- Named queries, loaded once by laf_core.db.queries. Each starts with "-- name: NAME".
 -- State transitions are SQL functions in functions/; these call them.
 
--- name: insert_workflow
-INSERT INTO workflows (id, name, description, labels, document, document_sha256,
-                       idempotency_key, tasks_total, tasks_unfinished, created_by, requires_approval)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)
-ON CONFLICT (created_by, idempotency_key) DO NOTHING
-RETURNING id, created_at;
-
--- name: insert_tasks
--- $2 is a JSON array with one object per task (asyncpg cannot bind ragged arrays).
-INSERT INTO tasks (id, workflow_id, position, name, executor, instrument, params, depends_on,
-                   dependents, deps_pending, max_attempts, backoff_s, max_backoff_s, timeout_s)
-SELECT t.id, $1, t.position, t.name, t.executor, t.instrument, coalesce(t.params, '{}'),
-       ARRAY(SELECT jsonb_array_elements_text(t.depends_on)),
-       ARRAY(SELECT jsonb_array_elements_text(t.dependents))::uuid[],
-       jsonb_array_length(t.depends_on), t.max_attempts, t.backoff_s, t.max_backoff_s, t.timeout_s
-FROM jsonb_to_recordset($2::jsonb) AS t(id uuid, position int, name text, executor text,
-     instrument text, params jsonb, depends_on jsonb, dependents jsonb, max_attempts int,
-     backoff_s float8, max_backoff_s float8, timeout_s float8);
+-- name: submit_workflow
+SELECT * FROM laf_submit_workflow($1, $2, $3, $4, $5, $6, $7, $8, $9, $10);
 
 -- name: set_context
 SELECT laf_set_context($1, $2);
-
--- name: workflow_by_idempotency_key
-SELECT id, document_sha256 FROM workflows WHERE created_by = $1 AND idempotency_key = $2;
 
 -- name: get_workflow
 SELECT id, name, description, labels, status, document_sha256, created_by, created_at,
@@ -69,9 +50,6 @@ ORDER BY h.id LIMIT $3;
 
 -- name: start_workflow
 SELECT laf_start_workflow($1, $2);
-
--- name: start_submitted
-SELECT * FROM laf_start_submitted($1, $2);
 
 -- name: claim_task
 SELECT task_id, workflow_id, name, executor, attempt, params, timeout_s, inputs, instrument
