@@ -16,9 +16,11 @@ CODE = {f.name: f.read_text() for f in (DB / "functions").iterdir() if f.name.en
 NOT_STATES = {
     "ok", "unknown", "stale", "retrying",  # what laf_finish_task and the actions answer
     "status", "name", "id", "kind", "endpoint", "capacity", "executor", "retry_at",
-    "laf_outbox", "laf_credentials", "system", "operator", "resumed", "registered", "parameters_schema",
+    "laf_outbox", "laf_credentials", "system", "operator", "resumed", "registered", "submitted",
+    "parameters_schema",
     "instrument", "calibration_due",
     "hex",  # the audit chain's hash encoding
+    "null",  # JSON written by laf_json_time
 }  # fmt: skip
 
 

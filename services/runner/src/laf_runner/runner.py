@@ -414,7 +414,8 @@ class Runner:
                 raise executors.TaskFailed(
                     f"runner {self.settings.id} has no executor '{task.executor}'"
                 )
-            outputs = storable.outputs(await asyncio.wait_for(run(task, self.context), timeout_s))
+            async with asyncio.timeout(timeout_s):  # in this task: no task and loop turn more
+                outputs = storable.outputs(await run(task, self.context))
             outputs = await self._large_by_reference(outputs)
         except executors.TaskFailed as exc:
             self.metrics.inc("tasks_failed")
