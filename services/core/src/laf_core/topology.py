@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +90,7 @@ def _matches(pattern: str, key: str) -> bool:
     return len(pwords) == len(kwords)
 
 
+@functools.lru_cache(maxsize=1024)  # a few dozen keys; the relay asks for every event
 def must_route(routing_key: str) -> bool:
     """True when a durable queue must receive this event: publish it as mandatory.
 

@@ -37,6 +37,7 @@ from laf_listener.settings import ListenerSettings
 log = logging.getLogger(__name__)
 CHANNEL = "laf_outbox"
 BACKLOG_EVERY_S = 1.0  # not a query per drain: ~a fifth of the relay's round trips
+PUBLISH_TIMEOUT_S = 30.0  # a batch not confirmed by then is rolled back and sent again
 
 
 def to_message(row: asyncpg.Record, traceparent_value: str = "") -> aio_pika.Message:
@@ -138,7 +139,8 @@ class Relay:
             rows = sorted(await conn.fetch(Q.outbox_take, self.settings.batch_size), key=_id)
             if not rows:
                 return 0
-            await asyncio.gather(*(self._publish(exchange, row) for row in rows))
+            async with asyncio.timeout(PUBLISH_TIMEOUT_S):  # one for the batch, not one each
+                await asyncio.gather(*(self._publish(exchange, row) for row in rows))
         self.metrics.inc("events_published", len(rows))
         now = datetime.now(UTC)
         for row in rows:
@@ -159,7 +161,7 @@ class Relay:
         )
         if parent is None:
             await exchange.publish(
-                to_message(row), routing_key=key, mandatory=topology.must_route(key), timeout=30
+                to_message(row), routing_key=key, mandatory=topology.must_route(key)
             )
             return
         data = row["data"] or {}
@@ -185,7 +187,6 @@ class Relay:
                 to_message(row, telemetry.current_traceparent()),
                 routing_key=key,
                 mandatory=topology.must_route(key),
-                timeout=30,
             )
 
     async def measure_backlog(self, pool: asyncpg.Pool) -> None:
