@@ -201,8 +201,10 @@ async def test_claim_once_then_409_and_results_queue_dependents(client, db):
     claim = await client.post("/api/webhooks/tasks", **signed(started))
     assert claim.status_code == 200
     assert claim.json()["params"] == {"outputs": {"v": 1}} and claim.json()["inputs"] == {}
-    again = await client.post("/api/webhooks/tasks", **signed(started))
-    assert again.status_code == 409 and "running at attempt 1" in again.json()["detail"]
+    other = await client.post("/api/webhooks/tasks", **signed({**started, "runner_id": "r2"}))
+    assert other.status_code == 409 and "running at attempt 1" in other.json()["detail"]
+    again = await client.post("/api/webhooks/tasks", **signed(started))  # its answer was lost
+    assert again.status_code == 200 and again.json() == claim.json()
 
     beat = await client.post("/api/webhooks/tasks", **signed({**started, "type": "heartbeat"}))
     assert beat.json() == {"accepted": True, "outcome": "running"}

@@ -101,10 +101,17 @@ async def test_a_claim_is_accepted_once_per_attempt_and_reports_must_match(db):
     wf = await submit(db, workflow(task("a"), task("b", "a")))
     a = (await tasks_by_name(db, wf))["a"]
     assert await db.fetchrow(Q.claim_task, a["id"], a["attempt"] + 1, "r1") is None  # wrong attempt
-    assert await claim(db, a) is not None
-    assert await claim(db, a) is None  # second claim refused
+    claimed = await claim(db, a)
+    assert claimed is not None
+    assert await db.fetchrow(Q.claim_task, a["id"], a["attempt"], "r2") is None  # another's
+    changes = await db.fetchval("SELECT count(*) FROM history")
+    # The runner holding it may ask again (its first answer lost after the commit): the
+    # same answer, nothing changed.
+    assert await claim(db, a) == claimed
+    assert await db.fetchval("SELECT count(*) FROM history") == changes
     assert await db.fetchval(Q.finish_task, a["id"], 2, "succeeded", {}, None, "r", None) == "stale"
     assert await finish(db, a) == "succeeded"
+    assert await claim(db, a) is None  # ended: not even its runner claims it again
     assert await finish(db, a) == "stale"  # duplicate result changes nothing
     assert await finish(db, a, "failed", error="late") == "stale"
     b = (await tasks_by_name(db, wf))["b"]

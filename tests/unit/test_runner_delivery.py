@@ -167,6 +167,33 @@ async def test_a_result_waits_on_disk_while_the_api_cannot_take_it(stub, tmp_pat
     assert not kept.parent.exists()  # removed once the API accepted it
 
 
+async def test_an_attempt_claimed_again_by_its_runner_is_not_run_twice(stub, tmp_path):
+    """The API answers the runner holding an attempt when it claims it again (its first
+    answer can be lost after the commit); the runner starts nothing the second time."""
+    api_back = asyncio.Event()
+
+    def answer(report: dict) -> web.Response:
+        if report["type"] == "started":  # every claim answered, as for the holding runner
+            return web.json_response(claimed(report["task_id"]))
+        if not api_back.is_set():
+            return web.json_response({"detail": "database unavailable"}, status=503)
+        return web.json_response({"outcome": "succeeded"})
+
+    stub.answer = answer
+    async with Attached(make_runner(stub, tmp_path)) as runner:
+        event = queued()
+        await runner.handle(event, None)
+        kept = tmp_path / "laf-attempts" / f"{event.task_id}-1" / "report.json"
+        await until(kept.exists)  # it ran; its result waits for the API
+        for _ in range(2):  # the same message again: claimed again, answered, not run
+            await runner.handle(event, None)
+        assert len(runner._work) == 1 and not runner._running
+        api_back.set()
+        await until(lambda: not runner._work)
+    assert [r["type"] for r in stub.reports].count("started") == 3
+    assert {r["type"] for r in stub.results()} == {"succeeded"}
+
+
 async def test_a_result_kept_by_a_stopped_runner_is_delivered_by_the_next(stub, tmp_path):
     api_back = asyncio.Event()
 

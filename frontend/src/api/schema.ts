@@ -462,8 +462,9 @@ export interface paths {
          * @description Reports about one attempt, signed with HMAC-SHA256 over
          *     `timestamp.nonce.METHOD.path.body` (laf_core.signing).
          *
-         *     `started` claims a queued attempt (accepted once; 409 after) and answers
-         *     with the task and its inputs; `succeeded` / `failed` record the result and
+         *     `started` claims a queued attempt (accepted once; 409 after, except to the
+         *     runner holding it, which gets the same answer again) and answers with the
+         *     task and its inputs; `succeeded` / `failed` record the result and
          *     queue the dependents in the same transaction; `heartbeat` keeps a running
          *     attempt alive.
          *
@@ -1572,7 +1573,8 @@ export interface components {
         };
         /**
          * StartedReport
-         * @description Claims a queued attempt; accepted once, 409 after.
+         * @description Claims a queued attempt; accepted once, 409 after (the runner holding it gets the
+         *     same answer again: its first can be lost after the commit).
          */
         StartedReport: {
             /** Attempt */

@@ -208,6 +208,14 @@ class Runner:
             claim.add_done_callback(self._claim_done)
             await asyncio.shield(claim)
 
+    def _holds(self, key: str) -> bool:
+        """Whether this runner already runs the attempt `key` ("task/attempt") or delivers
+        its result (those asyncio tasks are named by it, or by its folder "task-attempt").
+        The API answers a repeated claim from the runner holding the attempt, since the
+        first answer can be lost after its commit; an attempt starts here only once."""
+        names = {key, key.replace("/", "-")}
+        return any(work.get_name() in names for work in self._work)
+
     def _claim_done(self, claim: asyncio.Task[None]) -> None:
         self._claims.discard(claim)
         if not claim.cancelled() and (exc := claim.exception()) is not None:
@@ -223,11 +231,11 @@ class Runner:
         except BaseException:
             self._slots.release()
             raise
-        if answer is None:
+        key = f"{event.task_id}/{event.attempt}"
+        if answer is None or self._holds(key):  # refused, or ours already (a repeated claim)
             self._slots.release()
             telemetry.annotate(outcome="refused")
             return
-        key = f"{event.task_id}/{event.attempt}"
         try:
             task = ClaimedTask.model_validate(answer)
         except ValidationError as exc:

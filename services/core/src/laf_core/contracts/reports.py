@@ -19,7 +19,8 @@ class _Report(BaseModel):
 
 
 class StartedReport(_Report):
-    """Claims a queued attempt; accepted once, 409 after."""
+    """Claims a queued attempt; accepted once, 409 after (the runner holding it gets the
+    same answer again: its first can be lost after the commit)."""
 
     type: Literal["started"]
 

@@ -206,6 +206,11 @@ $$;
 -- A runner claims a queued attempt: accepted once per attempt, only while the
 -- workflow runs. Returns the task with its dependencies' outputs and its
 -- instrument, or no row when the claim is refused.
+-- The runner that holds the attempt may claim it again and gets the same answer,
+-- nothing changed: its first answer can be lost after the commit (PostgreSQL or the
+-- connection dying between the two), and without this the attempt would stay running
+-- on record with nobody running it until the reconciler failed it as lost. The runner
+-- starts an attempt only once (laf_runner.runner: `_holds`).
 CREATE OR REPLACE FUNCTION laf_claim_task(p_task uuid, p_attempt int, p_runner text)
 RETURNS TABLE (task_id uuid, workflow_id uuid, name text, executor text, attempt int,
                params jsonb, timeout_s double precision, inputs jsonb, instrument jsonb)
@@ -213,25 +218,26 @@ LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
     v_attempt int;
     v_status text;
+    v_runner text;
     v_workflow uuid;
 BEGIN
-    SELECT t.attempt, t.status, t.workflow_id INTO v_attempt, v_status, v_workflow
+    SELECT t.attempt, t.status, t.runner_id, t.workflow_id
+    INTO v_attempt, v_status, v_runner, v_workflow
     FROM tasks t WHERE t.id = p_task FOR UPDATE;  -- by id alone (see the top)
-    IF NOT FOUND OR v_attempt <> p_attempt OR v_status <> 'queued'
+    IF NOT FOUND OR v_attempt <> p_attempt
+       OR NOT (v_status = 'queued' OR v_status = 'running' AND v_runner = p_runner)
        OR (SELECT w.status FROM workflows w WHERE w.id = v_workflow) IS DISTINCT FROM 'running'
     THEN
         RETURN;
     END IF;
-    PERFORM laf_set_context('runner:' || p_runner, 'claimed by runner');
-    RETURN QUERY
-    WITH claimed AS (
+    IF v_status = 'queued' THEN
+        PERFORM laf_set_context('runner:' || p_runner, 'claimed by runner');
         UPDATE tasks c
         SET status = 'running', started_at = clock_timestamp(), heartbeat_at = clock_timestamp(),
             runner_id = p_runner
-        WHERE c.id = p_task
-        RETURNING c.id, c.workflow_id, c.name, c.executor, c.attempt, c.params, c.timeout_s,
-                  c.depends_on, c.instrument
-    )
+        WHERE c.id = p_task;
+    END IF;
+    RETURN QUERY
     SELECT c.id, c.workflow_id, c.name, c.executor, c.attempt, c.params, c.timeout_s,
            (SELECT coalesce(jsonb_object_agg(d.name, coalesce(d.outputs, '{}'::jsonb)), '{}'::jsonb)
             FROM unnest(c.depends_on) AS dep(name)
@@ -242,7 +248,7 @@ BEGIN
            (SELECT jsonb_build_object('id', i.id, 'kind', i.kind, 'endpoint', i.endpoint,
                                       'status', i.status)
             FROM instruments i WHERE i.id = c.instrument)
-    FROM claimed c;
+    FROM tasks c WHERE c.id = p_task;
 END
 $$;
 
