@@ -99,6 +99,19 @@ def make_runner(stub: StubApi, workdir, **settings) -> Runner:
     )
 
 
+def results_refused_until(api_back: asyncio.Event) -> Answer:
+    """Every claim answered; results refused with 503 (the database away) until `api_back`."""
+
+    def answer(report: dict) -> web.Response:
+        if report["type"] == "started":
+            return web.json_response(claimed(report["task_id"]))
+        if not api_back.is_set():
+            return web.json_response({"detail": "database unavailable"}, status=503)
+        return web.json_response({"outcome": "succeeded"})
+
+    return answer
+
+
 async def until(condition, timeout: float = 10.0) -> None:
     async with asyncio.timeout(timeout):
         while not condition():
@@ -145,15 +158,7 @@ async def test_a_result_refused_for_good_becomes_a_failed_report_with_the_reason
 
 async def test_a_result_waits_on_disk_while_the_api_cannot_take_it(stub, tmp_path):
     api_back = asyncio.Event()
-
-    def answer(report: dict) -> web.Response:
-        if report["type"] == "started":
-            return web.json_response(claimed(report["task_id"]))
-        if not api_back.is_set():
-            return web.json_response({"detail": "database unavailable"}, status=503)
-        return web.json_response({"outcome": "succeeded"})
-
-    stub.answer = answer
+    stub.answer = results_refused_until(api_back)
     async with Attached(make_runner(stub, tmp_path)) as runner:
         event = queued()
         await runner.handle(event, None)
@@ -171,15 +176,7 @@ async def test_an_attempt_claimed_again_by_its_runner_is_not_run_twice(stub, tmp
     """The API answers the runner holding an attempt when it claims it again (its first
     answer can be lost after the commit); the runner starts nothing the second time."""
     api_back = asyncio.Event()
-
-    def answer(report: dict) -> web.Response:
-        if report["type"] == "started":  # every claim answered, as for the holding runner
-            return web.json_response(claimed(report["task_id"]))
-        if not api_back.is_set():
-            return web.json_response({"detail": "database unavailable"}, status=503)
-        return web.json_response({"outcome": "succeeded"})
-
-    stub.answer = answer
+    stub.answer = results_refused_until(api_back)  # every claim answered, as for its holder
     async with Attached(make_runner(stub, tmp_path)) as runner:
         event = queued()
         await runner.handle(event, None)

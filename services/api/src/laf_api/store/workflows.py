@@ -193,6 +193,7 @@ async def _insert(
         }
         for position, (task, retry) in enumerate(zip(spec.tasks, retries, strict=True))
     ]
+    digest = document_sha256(document)
     await telemetry.stamp(conn)  # its events are children of `laf.submit`
     started = await conn.fetch(  # stored and started in one round trip
         Q.submit_workflow,
@@ -201,7 +202,7 @@ async def _insert(
         spec.description,
         spec.labels,
         document,
-        document_sha256(document),
+        digest,
         idempotency_key,
         actor,
         spec.requires_approval,
@@ -209,7 +210,7 @@ async def _insert(
     )
     first = started[0]
     if first["earlier_id"] is not None:  # this caller used the same Idempotency-Key before
-        if first["earlier_sha256"] != document_sha256(document):
+        if first["earlier_sha256"] != digest:
             raise Refused(
                 f"Idempotency-Key {idempotency_key!r} was used for another document "
                 f"(workflow {first['earlier_id']}); use a new key for a new workflow"

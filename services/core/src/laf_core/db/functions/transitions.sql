@@ -193,13 +193,8 @@ BEGIN
     FROM jsonb_to_recordset(p_tasks) AS t(id uuid, position int, name text, executor text,
          instrument text, params jsonb, depends_on jsonb, dependents jsonb, max_attempts int,
          backoff_s float8, max_backoff_s float8, timeout_s float8);
-    RETURN QUERY SELECT v_created, NULL::uuid, NULL::text, s.*
-                 FROM laf_start_submitted(p_id, p_actor) s;
-    IF NOT FOUND THEN  -- not started (it always is): still the one row that says so
-        RETURN QUERY SELECT v_created, NULL::uuid, NULL::text, NULL::timestamptz, NULL::uuid,
-                            NULL::text, NULL::int, NULL::timestamptz, NULL::timestamptz,
-                            NULL::text;
-    END IF;
+    RETURN QUERY SELECT v_created, NULL::uuid, NULL::text, s.*  -- at least one row
+                 FROM (SELECT) one LEFT JOIN LATERAL laf_start_submitted(p_id, p_actor) s ON true;
 END
 $$;
 
